@@ -1,0 +1,1 @@
+"""Job store, poller and delivery."""

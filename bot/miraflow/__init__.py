@@ -1,0 +1,1 @@
+"""Client and simulator for the Miraflow HTTP API."""
