@@ -1,0 +1,137 @@
+"""Typed settings, read from the environment (and `.env`).
+
+Secrets have no default: a missing one stops the bot at start with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and says what to do."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, got {value}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, got {value}")
+    return value
+
+
+def _optional_id(name: str, raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a Discord ID (digits only), got {raw!r}")
+    return int(raw)
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name} must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return level
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _setting(env: str, parse: Callable[[str, str], Any] = _text, *, secret: bool = False) -> Any:
+    return field(metadata={"env": env, "parse": parse, "secret": secret})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord_token: str = _setting("DISCORD_TOKEN", secret=True)
+    miraflow_api_key: str = _setting("MIRAFLOW_API_KEY", secret=True)
+    miraflow_base_url: str = _setting("MIRAFLOW_BASE_URL")
+    database_path: Path = _setting("DATABASE_PATH", lambda _n, raw: Path(raw))
+    dev_guild_id: int | None = _setting("DEV_GUILD_ID", _optional_id)
+    log_level: str = _setting("LOG_LEVEL", _log_level)
+    max_active_jobs: int = _setting("MAX_ACTIVE_JOBS_PER_USER", _positive_int)
+    max_jobs_per_day: int = _setting("MAX_JOBS_PER_USER_PER_DAY", _positive_int)
+    image_timeout: float = _setting("IMAGE_JOB_TIMEOUT_SECONDS", _positive_float)
+    video_timeout: float = _setting("VIDEO_JOB_TIMEOUT_SECONDS", _positive_float)
+    max_attachment_mb: float = _setting("MAX_ATTACHMENT_MB", _positive_float)
+    polls_per_second: float = _setting("MIRAFLOW_POLLS_PER_SECOND", _positive_float)
+    polls_in_flight: int = _setting("MIRAFLOW_POLLS_IN_FLIGHT", _positive_int)
+    miraflow_timeout: float = _setting("MIRAFLOW_TIMEOUT_SECONDS", _positive_float)
+    # Test-only: point discord.py at a fake Discord instead of discord.com.
+    discord_api_base_url: str = _setting("DISCORD_API_BASE_URL")
+    discord_gateway_url: str = _setting("DISCORD_GATEWAY_URL")
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        return int(self.max_attachment_mb * MIB)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [getattr(self, f.name) for f in fields(self) if f.metadata["secret"]]
+
+    def timeout_for(self, makes_video: bool) -> float:
+        return self.video_timeout if makes_video else self.image_timeout
+
+
+DEFAULTS: dict[str, str] = {
+    "MIRAFLOW_BASE_URL": "https://miraflow.ai",
+    "DATABASE_PATH": "data/miraflow-bot.sqlite3",
+    "DEV_GUILD_ID": "",
+    "LOG_LEVEL": "INFO",
+    "MAX_ACTIVE_JOBS_PER_USER": "3",
+    "MAX_JOBS_PER_USER_PER_DAY": "25",
+    "IMAGE_JOB_TIMEOUT_SECONDS": "1800",
+    "VIDEO_JOB_TIMEOUT_SECONDS": "7200",
+    "MAX_ATTACHMENT_MB": "20",
+    "MIRAFLOW_POLLS_PER_SECOND": "10",
+    "MIRAFLOW_POLLS_IN_FLIGHT": "8",
+    "MIRAFLOW_TIMEOUT_SECONDS": "30",
+    "DISCORD_API_BASE_URL": "",
+    "DISCORD_GATEWAY_URL": "",
+}
+
+REQUIRED_HINTS = {
+    "DISCORD_TOKEN": "the bot token from the Discord Developer Portal",
+    "MIRAFLOW_API_KEY": "your Miraflow API key",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `environ` (default: os.environ), or raise SettingsError."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in fields(Settings):
+        name = setting.metadata["env"]
+        raw = env.get(name, "").strip()
+        if not raw:
+            if name in REQUIRED_HINTS:
+                raise SettingsError(
+                    f"{name} is not set: put {REQUIRED_HINTS[name]} in .env (see .env.example)"
+                )
+            raw = DEFAULTS[name]
+        values[setting.name] = setting.metadata["parse"](name, raw)
+    if not values["miraflow_base_url"].startswith(("http://", "https://")):
+        raise SettingsError("MIRAFLOW_BASE_URL must start with http:// or https://")
+    values["miraflow_base_url"] = values["miraflow_base_url"].rstrip("/")
+    return Settings(**values)
