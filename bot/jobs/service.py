@@ -1,0 +1,111 @@
+"""Starting a job: quotas, the row first, then the single create call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import UserFacingError
+from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.requests import send_create
+from bot.jobs.schedule import first_poll_delay
+from bot.jobs.store import JobStore
+from bot.miraflow import (
+    MiraflowClient,
+    MiraflowConnectionError,
+    MiraflowError,
+    MiraflowTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 60 * 60
+OUTCOME_UNKNOWN = (
+    "Miraflow did not answer in time, so I can't tell whether it started this job. "
+    "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    max_active: int = 3
+    max_per_day: int = 25
+
+
+class JobService:
+    def __init__(
+        self,
+        store: JobStore,
+        client: MiraflowClient,
+        *,
+        quotas: Quotas,
+        wake_poller: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self._client = client
+        self._quotas = quotas
+        self._wake_poller = wake_poller
+        self._clock = clock
+
+    def check_quota(self, user_id: int) -> None:
+        """Raise a UserFacingError when the user may not start one more job now."""
+        active = self.store.active_count(user_id)
+        if active >= self._quotas.max_active:
+            raise UserFacingError(
+                f"You already have {active} jobs running (the limit is "
+                f"{self._quotas.max_active}). Wait for one to finish, or stop one with "
+                "`/jobs cancel`."
+            )
+        today = self.store.count_since(user_id, self._clock() - DAY)
+        if today >= self._quotas.max_per_day:
+            raise UserFacingError(
+                f"You've reached today's limit of {self._quotas.max_per_day} jobs. "
+                "Please try again tomorrow."
+            )
+
+    async def submit(
+        self,
+        kind: JobKind,
+        params: dict[str, Any],
+        *,
+        user_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        upload_limit: int,
+    ) -> Job:
+        """Write the job's row, then send its create call exactly once."""
+        job = self.store.create_job(
+            kind=kind,
+            user_id=user_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            params=params,
+            upload_limit=upload_limit,
+            now=self._clock(),
+        )
+        try:
+            created = await send_create(self._client, kind, params)
+        except (MiraflowTimeoutError, MiraflowConnectionError) as exc:
+            # The request may have reached Miraflow: never resend it.
+            log.warning("job %s: create call outcome unknown: %s", job.id, exc)
+            self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+            raise UserFacingError(OUTCOME_UNKNOWN) from exc
+        except MiraflowError as exc:
+            self.store.set_state(job.id, JobState.FAILED, error=exc.user_message)
+            raise UserFacingError(exc.user_message) from exc
+        except BaseException:
+            self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+            raise
+        now = self._clock()
+        self.store.mark_submitted(
+            job.id, created.job_id, next_poll_at=now + first_poll_delay(kind), now=now
+        )
+        log.info("job %s submitted as Miraflow job %s", job.id, created.job_id)
+        self._wake_poller()
+        submitted = self.store.get(job.id)
+        assert submitted is not None
+        return submitted
