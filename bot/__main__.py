@@ -1,0 +1,101 @@
+"""`miraflow-bot` / `python -m bot`: run the bot, force a command sync, or run the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import discord
+from dotenv import load_dotenv
+
+from bot.discord_endpoints import point_discord_at
+from bot.log import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot")
+
+EXIT_BAD_SETTINGS = 2
+EXIT_LOGIN_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="miraflow-bot",
+        description="A Discord bot for Miraflow AI images and talking-avatar videos.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{run,sync,simulate}")
+    sub.add_parser("run", help="run the bot (the default); settings come from .env")
+    sub.add_parser("sync", help="push the slash commands to Discord now, then exit")
+    simulate = sub.add_parser(
+        "simulate", help="serve the Miraflow simulator, to try the bot without an account"
+    )
+    from bot.miraflow.simulator.serve import add_arguments
+
+    add_arguments(simulate)
+    return parser
+
+
+async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
+    """Create the shared resources, run the bot until it is stopped, close them."""
+    from bot.client import MiraflowBot
+    from bot.jobs.store import JobStore
+    from bot.miraflow import MiraflowClient
+
+    point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
+    store = JobStore(settings.database_path)
+    try:
+        async with MiraflowClient(
+            settings.miraflow_api_key,
+            base_url=settings.miraflow_base_url,
+            timeout=settings.miraflow_timeout,
+        ) as miraflow:
+            bot = MiraflowBot(settings, store, miraflow)
+            bot.force_sync = sync_only
+            bot.sync_only = sync_only
+            async with bot:
+                if sync_only:
+                    await bot.login(settings.discord_token)
+                    return
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError):
+                        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+                await bot.start(settings.discord_token)
+    finally:
+        store.close()
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "simulate":
+        from bot.miraflow.simulator.serve import config_from_args, serve
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args.host, args.port, config_from_args(args)))
+        return 0
+
+    load_dotenv()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"miraflow-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    setup_logging(settings.log_level, settings.secrets)
+    try:
+        asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
+    except discord.LoginFailure:
+        print("miraflow-bot: Discord refused DISCORD_TOKEN; check it in .env", file=sys.stderr)
+        return EXIT_LOGIN_FAILED
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The bot: safe mentions, every cog, one error handler, sync only when commands change."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import pkgutil
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot.catalogue import Catalogue
+from bot.errors import report_error
+from bot.jobs.delivery import Delivery
+from bot.jobs.models import JobState
+from bot.jobs.poller import Poller, PollerConfig
+from bot.jobs.service import JobService, Quotas
+from bot.jobs.status import StatusBoard
+from bot.jobs.store import JobStore
+from bot.miraflow import MiraflowClient
+from bot.settings import Settings
+from bot.ui.buttons import DYNAMIC_ITEMS
+
+log = logging.getLogger(__name__)
+
+SYNC_HASH_KEY = "command_sync_hash"
+LOST_IN_RESTART = (
+    "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
+    "To avoid paying twice I won't resend it: please ask again if no result arrives."
+)
+
+
+def cog_modules() -> list[str]:
+    """Every module in the `cogs` package that defines `setup`."""
+    names = []
+    for info in pkgutil.iter_modules(cogs.__path__, prefix=f"{cogs.__name__}."):
+        if hasattr(importlib.import_module(info.name), "setup"):
+            names.append(info.name)
+    return sorted(names)
+
+
+class MiraflowTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error, log)
+
+
+class MiraflowBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        miraflow: MiraflowClient,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=MiraflowTree,
+            **options,
+        )
+        self.settings = settings
+        self.store = store
+        self.miraflow = miraflow
+        self.catalogue = Catalogue(miraflow)
+        self.status_board = StatusBoard(self, store)
+        self.delivery = Delivery(self, store, miraflow, self.status_board)
+        self.poller = Poller(
+            store,
+            miraflow,
+            self.delivery,
+            self.status_board,
+            PollerConfig(
+                calls_per_second=settings.polls_per_second,
+                max_in_flight=settings.polls_in_flight,
+                image_timeout=settings.image_timeout,
+                video_timeout=settings.video_timeout,
+            ),
+        )
+        self.jobs = JobService(
+            store,
+            miraflow,
+            quotas=Quotas(settings.max_active_jobs, settings.max_jobs_per_day),
+            wake_poller=self.poller.wake,
+        )
+        self.force_sync = False
+        self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
+
+    async def setup_hook(self) -> None:
+        for name in cog_modules():
+            await self.load_extension(name)
+        for item in DYNAMIC_ITEMS:
+            self.add_dynamic_items(item)
+        await self.sync_commands(force=self.force_sync)
+        if self.sync_only:
+            return
+        await self._recover_interrupted_jobs()
+        self.poller.start()
+
+    async def close(self) -> None:
+        await self.poller.stop()
+        await self.catalogue.close()
+        await super().close()
+
+    # -- command sync ------------------------------------------------------------------
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        return [command.to_dict(self.tree) for command in self.tree.get_commands()]
+
+    def command_hash(self) -> str:
+        payload = {"commands": self.command_payload(), "dev_guild": self.settings.dev_guild_id}
+        encoded = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync with Discord only when the commands changed (Discord allows 200 creates a
+        day per guild). Returns whether a sync happened."""
+        digest = self.command_hash()
+        if not force and self.store.get_meta(SYNC_HASH_KEY) == digest:
+            log.info("commands unchanged since the last sync; not syncing")
+            return False
+        synced = await self.tree.sync()
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        self.store.set_meta(SYNC_HASH_KEY, digest)
+        log.info("synced %d commands", len(synced))
+        return True
+
+    # -- restart -----------------------------------------------------------------------
+
+    async def _recover_interrupted_jobs(self) -> None:
+        """A row still `submitting` at start means the bot stopped during its create call.
+        It may or may not have reached Miraflow: never resend it, tell the requester."""
+        for job in self.store.jobs_in_states([JobState.SUBMITTING]):
+            self.store.set_state(
+                job.id, JobState.UNKNOWN, error=LOST_IN_RESTART, only_from={JobState.SUBMITTING}
+            )
+            log.warning("job %s was interrupted during its create call; marked unknown", job.id)
+            await self.status_board.tell_requester(job, f"about job #{job.id}: {LOST_IN_RESTART}")
+        pending = self.store.pending_count()
+        if pending:
+            log.info("resuming %d pending jobs", pending)

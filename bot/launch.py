@@ -1,0 +1,55 @@
+"""Start a job from an interaction: the path every command and the Re-roll button share.
+
+The interaction must already be deferred ephemerally, so each answer here (a quota
+refusal, a Miraflow error, the confirmation) reaches only the person who asked; the
+public status message is a channel message of its own.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.jobs.models import Job, JobKind
+from bot.validation import MAX_SEED
+
+if TYPE_CHECKING:
+    from bot.client import MiraflowBot
+
+NAME_LENGTH = 60
+
+
+def random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+def job_name(text: str) -> str:
+    """A Miraflow job name derived from a prompt or script."""
+    words = " ".join(text.split())
+    return words[:NAME_LENGTH].rstrip() or "Discord request"
+
+
+async def start_job(interaction: discord.Interaction, kind: JobKind, params: dict[str, Any]) -> Job:
+    """Check quotas, submit, post the status message and confirm to the requester."""
+    bot: MiraflowBot = interaction.client  # type: ignore[assignment]
+    bot.jobs.check_quota(interaction.user.id)
+    job = await bot.jobs.submit(
+        kind,
+        params,
+        user_id=interaction.user.id,
+        channel_id=interaction.channel_id or interaction.user.id,
+        guild_id=interaction.guild_id,
+        upload_limit=interaction.filesize_limit,
+    )
+    status_message = await bot.status_board.post(job)
+    if status_message is not None:
+        text = f"Started job #{job.id}. Follow it here: {status_message.jump_url}"
+    else:
+        text = (
+            f"Started job #{job.id}. I can't post in this channel, so I'll try to send "
+            "you the result by DM."
+        )
+    await interaction.followup.send(text, ephemeral=True)
+    return job

@@ -1,0 +1,1 @@
+"""What users see: status lines, result embeds and buttons."""

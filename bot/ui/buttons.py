@@ -1,0 +1,106 @@
+"""Buttons under a result. Their state lives in the custom_id, so they survive restarts."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import UserFacingError, report_error
+from bot.jobs.models import Job
+from bot.launch import random_seed, start_job
+
+if TYPE_CHECKING:
+    from bot.client import MiraflowBot
+
+log = logging.getLogger(__name__)
+
+
+class RerollButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"mf:reroll:(?P<job_id>\d+)"
+):
+    """Same request with a new seed, as a new job of whoever clicks."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Re-roll",
+                emoji="🎲",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"mf:reroll:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> RerollButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot: MiraflowBot = interaction.client  # type: ignore[assignment]
+        try:
+            original = bot.store.get(self.job_id)
+            if original is None:
+                raise UserFacingError("I no longer know that job, so I can't re-roll it.")
+            params: dict[str, Any] = dict(original.params)
+            if "seed" in params:
+                params["seed"] = random_seed()
+            await start_job(interaction, original.kind, params)
+        except Exception as exc:
+            await report_error(interaction, exc, log)
+
+
+class DeleteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"mf:delete:(?P<job_id>\d+):(?P<user_id>\d+)",
+):
+    """Deletes the result message; only its requester may."""
+
+    def __init__(self, job_id: int, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete",
+                emoji="🗑️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"mf:delete:{job_id}:{user_id}",
+            )
+        )
+        self.job_id = job_id
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> DeleteButton:
+        return cls(int(match["job_id"]), int(match["user_id"]))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.user_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who asked for this can delete it.", ephemeral=True
+        )
+        return False
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as exc:
+            await report_error(interaction, exc, log)
+
+
+def result_view(job: Job) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job.id))
+    view.add_item(DeleteButton(job.id, job.user_id))
+    return view
+
+
+DYNAMIC_ITEMS = (RerollButton, DeleteButton)

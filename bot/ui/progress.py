@@ -1,0 +1,69 @@
+"""The status line of a job: what it is doing, as words, a percentage and a bar."""
+
+from __future__ import annotations
+
+from bot.jobs.models import Job, JobKind, JobState
+
+BAR_WIDTH = 12
+
+KIND_LABELS = {
+    JobKind.IMAGE: "image",
+    JobKind.EDIT: "image edit",
+    JobKind.INPAINT: "inpainting",
+    JobKind.VIDEO: "video",
+}
+
+STATE_LABELS = {
+    JobState.SUBMITTING: "sending to Miraflow",
+    JobState.QUEUED: "queued",
+    JobState.WORKING: "working",
+    JobState.COMPLETE: "finished, posting the result",
+    JobState.DELIVERED: "done",
+    JobState.FAILED: "failed",
+    JobState.EXPIRED: "timed out",
+    JobState.CANCELLED: "cancelled",
+    JobState.UNKNOWN: "lost track of it",
+}
+
+
+def progress_bar(percent: int | None, width: int = BAR_WIDTH) -> str:
+    """`▰▰▰▱▱▱ 50%`; an unknown percentage shows an empty bar and `…`."""
+    if percent is None:
+        return "▱" * width + " …"
+    percent = max(0, min(100, percent))
+    filled = round(width * percent / 100)
+    return "▰" * filled + "▱" * (width - filled) + f" {percent}%"
+
+
+def shown_progress(job: Job) -> int | None:
+    if job.state in (JobState.COMPLETE, JobState.DELIVERED):
+        return 100
+    if job.state is JobState.QUEUED and job.progress is None:
+        return 0
+    return job.progress
+
+
+def short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def job_subject(job: Job) -> str:
+    """The prompt or script of a job, shortened for one line."""
+    subject = job.params.get("prompt") or job.params.get("text") or job.params.get("name") or ""
+    return short(str(subject), 80)
+
+
+def status_line(job: Job) -> str:
+    """One message's worth: `Job #12 · image · working ▰▰▱▱ 40%` and the subject."""
+    label = KIND_LABELS[job.kind]
+    state = STATE_LABELS[job.state]
+    line = f"**Job #{job.id}** · {label} · {state}"
+    if not job.state.is_terminal or job.state is JobState.DELIVERED:
+        line += f"\n`{progress_bar(shown_progress(job))}`"
+    subject = job_subject(job)
+    if subject:
+        line += f"\n> {subject}"
+    if job.error and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNKNOWN):
+        line += f"\n{job.error}"
+    return line
