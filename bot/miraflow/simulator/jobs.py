@@ -1,0 +1,152 @@
+"""Simulated jobs: a schedule fixed at creation, a state computed from the clock on demand."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .config import SimulatorConfig
+from .ids import new_cuid
+
+JobKind = Literal["image", "edit", "inpaint", "video"]
+Outcome = Literal["complete", "failed", "error"]
+IMAGE_KINDS: frozenset[str] = frozenset({"image", "edit", "inpaint"})
+
+STARTED = "inference_started"
+WORKING = "inference_working"
+COMPLETE = "inference_complete"
+FAILED = "inference_failed"
+ERROR = "inference_error"
+TERMINAL_STATUS: dict[Outcome, str] = {"complete": COMPLETE, "failed": FAILED, "error": ERROR}
+
+# Progress is precomputed at this many points of a job's duration.
+PROGRESS_POINTS = 200
+# The curve reaches FAST_PHASE_PROGRESS % at FAST_PHASE_END of the duration, then crawls to 99.
+FAST_PHASE_END = 0.6
+FAST_PHASE_PROGRESS = 90.0
+LAST_WORKING_PROGRESS = 99
+PROGRESS_JITTER = 2.5
+MAX_QUEUE_FRACTION = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SimStatus:
+    status: str
+    # Whole percent; None while queued.
+    progress: int | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (COMPLETE, FAILED, ERROR)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == COMPLETE
+
+    def body(self) -> dict[str, Any]:
+        """The status body of ``GET /api/video/{id}/status`` (and of an unfinished image)."""
+        answer: dict[str, Any] = {"result": "success", "status": self.status}
+        if self.progress is not None:
+            answer["progress"] = f"{self.progress}%"
+        return answer
+
+
+@dataclass
+class SimJob:
+    """One job. Times ``created_at`` and ``complete_at`` are wall-clock ``time.time()`` values;
+    ``complete_at`` is when the job reaches its terminal state (whatever the outcome), so a
+    benchmark can measure how long after it the result was delivered."""
+
+    id: str
+    kind: JobKind
+    params: dict[str, Any]
+    created_at: float
+    # Simulated seconds from creation to the terminal state.
+    duration: float
+    complete_at: float
+    outcome: Outcome
+    queue_fraction: float
+    progress_points: list[int] = field(repr=False)
+    # The media id of an image job's result (images only).
+    result_media_id: str | None = None
+    # The rendered picture of an image job, made at its first download.
+    picture: bytes | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.params.get("name", ""))
+
+    def fraction_at(self, now: float) -> float:
+        span = self.complete_at - self.created_at
+        if span <= 0:
+            return 1.0
+        return (now - self.created_at) / span
+
+    def status_at(self, now: float) -> SimStatus:
+        fraction = self.fraction_at(now)
+        if fraction >= 1.0:
+            status = TERMINAL_STATUS[self.outcome]
+            return SimStatus(status, 100 if self.outcome == "complete" else None)
+        if fraction < self.queue_fraction:
+            return SimStatus(STARTED, None)
+        index = min(int(fraction * PROGRESS_POINTS), PROGRESS_POINTS - 1)
+        return SimStatus(WORKING, self.progress_points[index])
+
+    def finish_now(self, now: float, outcome: Outcome = "complete") -> None:
+        self.outcome = outcome
+        self.complete_at = min(self.complete_at, now)
+
+
+def nominal_progress(fraction: float, queue_fraction: float) -> float:
+    """Percent done at ``fraction`` of the duration: fast at first (90 % at 60 %), then a crawl
+    to 99 % at the end, like real inference progress bars."""
+    if fraction <= queue_fraction:
+        return 0.0
+    if fraction <= FAST_PHASE_END:
+        share = (fraction - queue_fraction) / (FAST_PHASE_END - queue_fraction)
+        return FAST_PHASE_PROGRESS * (1.0 - (1.0 - share) ** 2)
+    share = min((fraction - FAST_PHASE_END) / (1.0 - FAST_PHASE_END), 1.0)
+    crawl = LAST_WORKING_PROGRESS - FAST_PHASE_PROGRESS
+    return FAST_PHASE_PROGRESS + crawl * (1.0 - (1.0 - share) ** 1.5)
+
+
+def progress_points(rng: random.Random, queue_fraction: float) -> list[int]:
+    """The jittered curve at PROGRESS_POINTS points, never decreasing, at most 99."""
+    points: list[int] = []
+    highest = 0.0
+    for index in range(PROGRESS_POINTS):
+        fraction = index / PROGRESS_POINTS
+        jitter = rng.uniform(-PROGRESS_JITTER, PROGRESS_JITTER)
+        highest = max(highest, nominal_progress(fraction, queue_fraction) + jitter)
+        points.append(min(max(int(highest), 0), LAST_WORKING_PROGRESS))
+    return points
+
+
+def new_job(
+    rng: random.Random,
+    kind: JobKind,
+    params: dict[str, Any],
+    config: SimulatorConfig,
+    now: float,
+) -> SimJob:
+    """A job created at wall-clock ``now``, its duration and outcome drawn from ``rng``."""
+    low, high = config.video_seconds if kind == "video" else config.image_seconds
+    duration = rng.uniform(low, high)
+    outcome: Outcome = "complete"
+    if rng.random() < config.failure_rate:
+        outcome = rng.choice(("failed", "error"))
+    queue_fraction = min(max(config.queue_fraction, 0.0), MAX_QUEUE_FRACTION)
+    speed = config.speed if config.speed > 0 else 1.0
+    return SimJob(
+        id=new_cuid(rng),
+        kind=kind,
+        params=params,
+        created_at=now,
+        duration=duration,
+        complete_at=now + duration / speed,
+        outcome=outcome,
+        queue_fraction=queue_fraction,
+        progress_points=progress_points(rng, queue_fraction),
+        result_media_id=new_cuid(rng) if kind in IMAGE_KINDS else None,
+    )

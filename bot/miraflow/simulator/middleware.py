@@ -1,0 +1,119 @@
+"""The request pipeline: record, hang, injected faults, auth; errors shaped as configured.
+
+Order (outermost first): every request is recorded; a hang rule may hold it; a ``fail_next``
+rule may answer it; then, on /api paths only: latency, outage, rate limit, random errors and
+the API key check, before the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .responses import (
+    ApiError,
+    custom_response,
+    default_message,
+    error_response,
+    retry_after_header,
+)
+from .state import Headers, RecordedRequest
+
+if TYPE_CHECKING:
+    from .simulator import MiraflowSimulator
+
+API_PREFIX = "/api"
+SIMULATOR_KEY: web.AppKey[MiraflowSimulator] = web.AppKey("miraflow_simulator")
+
+
+def _simulator(request: web.Request) -> MiraflowSimulator:
+    return request.app[SIMULATOR_KEY]
+
+
+@web.middleware
+async def record_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim = _simulator(request)
+    recorded = RecordedRequest(
+        method=request.method,
+        path=request.path,
+        headers=Headers(request.headers.items()),
+        time=sim.now(),
+        query=dict(request.query),
+    )
+    await sim.record(recorded)
+    style = sim.config.error_body_style
+    try:
+        response = await handler(request)
+    except ApiError as error:
+        response = error_response(style, error.status, error.message, error.headers)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        response = error_response(style, error.status, default_message(error.status), headers)
+    transport = request.transport
+    if transport is not None and not transport.is_closing():
+        recorded.status = response.status
+    return response
+
+
+@web.middleware
+async def hold_hung_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim = _simulator(request)
+    rule = sim.hang_rule_for(request.path)
+    if rule is None:
+        return await handler(request)
+    response = await handler(request) if rule.after_processing else None
+    gate = sim.gate
+    await gate.wait()
+    if gate.closing:
+        # Shutting down: drop the connection, as a server that died would.
+        if request.transport is not None:
+            request.transport.close()
+        raise ApiError(503, "The simulator is shutting down.")
+    return response if response is not None else await handler(request)
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim = _simulator(request)
+    config = sim.config
+    rule = sim.take_fail_rule(request.method, request.path)
+    if rule is not None:
+        headers = retry_after_header(rule.retry_after)
+        if rule.body is not None:
+            return custom_response(rule.status, rule.body, headers)
+        raise ApiError(rule.status, f"Injected failure ({default_message(rule.status)}).", headers)
+    if not request.path.startswith(API_PREFIX):
+        return await handler(request)
+    if config.latency > 0:
+        await asyncio.sleep(config.latency)
+    outage = sim.current_outage
+    if outage is not None:
+        headers = retry_after_header(outage.retry_after)
+        raise ApiError(
+            outage.status, f"Service outage ({default_message(outage.status)}).", headers
+        )
+    if sim.over_rate_limit():
+        raise ApiError(429, "Too many requests.", retry_after_header(config.retry_after))
+    injected = sim.injected_error()
+    if injected is not None:
+        raise ApiError(injected, f"Injected random error ({default_message(injected)}).")
+    return await handler(request)
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(API_PREFIX):
+        given = request.headers.get("x-api-key", "")
+        expected = _simulator(request).config.api_key
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, "Missing or invalid API key.")
+    return await handler(request)
+
+
+MIDDLEWARES = (record_and_shape_errors, hold_hung_requests, inject_faults, require_api_key)
