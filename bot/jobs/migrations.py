@@ -1,0 +1,116 @@
+"""The job store's schema, one numbered migration at a time (`PRAGMA user_version`).
+
+Each migration is frozen SQL: never edit one that has shipped, append a new one instead.
+`migrate` applies the missing ones in order, each in its own transaction together with its
+bump of `user_version`, so a failure leaves the database at the previous version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlite_utils import Database
+
+# v1: the jobs table and its two hot indexes.
+_V1_JOBS = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: result nonces and buttons name it
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
+    guild_id INTEGER,
+    miraflow_job_id TEXT,
+    status_message_id INTEGER,
+    result_message_id INTEGER,
+    params TEXT NOT NULL DEFAULT '{}',
+    progress INTEGER,
+    next_poll_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    polls INTEGER NOT NULL DEFAULT 0,
+    upload_limit INTEGER NOT NULL,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    submitted_at REAL,
+    completed_at REAL,
+    delivered_at REAL,
+    status_edited_at REAL
+);
+-- The poller's "what is due" query. Only pollable jobs are indexed, so the index stays small
+-- however many finished jobs pile up. The store's queries repeat this exact predicate
+-- (same states, same order): SQLite only uses a partial index when the query's WHERE
+-- contains its WHERE term for term.
+CREATE INDEX jobs_due ON jobs (next_poll_at)
+    WHERE state IN ('complete', 'queued', 'working');
+CREATE INDEX jobs_user_created ON jobs (user_id, created_at);
+"""
+
+# v2: per-user /speak defaults, and small key-value settings such as the command-sync hash.
+_V2_DEFAULTS_AND_META = """
+CREATE TABLE user_defaults (
+    user_id INTEGER PRIMARY KEY,
+    avatar_id TEXT,
+    voice_id TEXT,
+    avatar_name TEXT,
+    voice_name TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_JOBS, _V2_DEFAULTS_AND_META)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer version of the bot than this one."""
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[None]:
+    """One write transaction, taking the write lock at once.
+
+    `BEGIN IMMEDIATE` rather than a plain `BEGIN`: a deferred transaction that reads first
+    and writes later can fail with SQLITE_BUSY without waiting when another connection wrote
+    in between, whereas waiting for the write lock up front honours the busy timeout.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
+
+def schema_version(db: Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database, migrations: Sequence[str] = MIGRATIONS) -> int:
+    """Bring the database up to `len(migrations)`; returns the version it is now at.
+
+    An up-to-date database is only read, never written.
+    """
+    target = len(migrations)
+    current = schema_version(db)
+    if current > target:
+        raise SchemaTooNewError(
+            f"the database is at schema version {current}, but this version of the bot "
+            f"knows only up to {target}: upgrade the bot"
+        )
+    for number in range(current + 1, target + 1):
+        with write_transaction(db):
+            # Another process may have applied it since the read above.
+            if schema_version(db) >= number:
+                continue
+            db.executescript(migrations[number - 1])
+            # PRAGMA takes no bound parameters; `number` is an int.
+            db.execute(f"PRAGMA user_version = {number}")
+    return schema_version(db)
