@@ -11,7 +11,7 @@ from typing import Any
 from bot.errors import UserFacingError
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.requests import send_create
-from bot.jobs.schedule import first_poll_delay
+from bot.jobs.schedule import Schedule
 from bot.jobs.store import JobStore
 from bot.miraflow import (
     MiraflowClient,
@@ -43,12 +43,14 @@ class JobService:
         *,
         quotas: Quotas,
         wake_poller: Callable[[], None],
+        schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self._client = client
         self._quotas = quotas
         self._wake_poller = wake_poller
+        self._schedule = schedule or Schedule()
         self._clock = clock
 
     def check_quota(self, user_id: int) -> None:
@@ -89,23 +91,32 @@ class JobService:
         )
         try:
             created = await send_create(self._client, kind, params)
-        except (MiraflowTimeoutError, MiraflowConnectionError) as exc:
+        except MiraflowConnectionError as exc:
+            if not exc.request_sent:  # no connection was ever opened: nothing was created
+                self.store.set_state(job.id, JobState.FAILED, error=exc.user_message)
+                raise UserFacingError(exc.user_message) from exc
+            self._mark_unknown(job, exc)
+            raise UserFacingError(OUTCOME_UNKNOWN) from exc
+        except MiraflowTimeoutError as exc:
             # The request may have reached Miraflow: never resend it.
-            log.warning("job %s: create call outcome unknown: %s", job.id, exc)
-            self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+            self._mark_unknown(job, exc)
             raise UserFacingError(OUTCOME_UNKNOWN) from exc
         except MiraflowError as exc:
             self.store.set_state(job.id, JobState.FAILED, error=exc.user_message)
             raise UserFacingError(exc.user_message) from exc
-        except BaseException:
-            self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+        except BaseException as exc:
+            self._mark_unknown(job, exc)
             raise
         now = self._clock()
         self.store.mark_submitted(
-            job.id, created.job_id, next_poll_at=now + first_poll_delay(kind), now=now
+            job.id, created.job_id, next_poll_at=now + self._schedule.first(kind), now=now
         )
         log.info("job %s submitted as Miraflow job %s", job.id, created.job_id)
         self._wake_poller()
         submitted = self.store.get(job.id)
         assert submitted is not None
         return submitted
+
+    def _mark_unknown(self, job: Job, exc: BaseException) -> None:
+        log.warning("job %s: create call outcome unknown: %r", job.id, exc)
+        self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
