@@ -1,0 +1,109 @@
+"""A wire-level fake Discord for end-to-end tests: gateway websocket + REST API on 127.0.0.1.
+
+The real discord.py client connects to it (HELLO, IDENTIFY -> READY + a full GUILD_CREATE,
+heartbeats, RESUME) and calls its REST API; nothing is mocked inside discord.py or the bot.
+
+Starting it and pointing a client at it::
+
+    from tests.fakediscord import FakeDiscord
+
+    async with FakeDiscord() as fd:            # one aiohttp server on 127.0.0.1:<free port>
+        fd.point_discord_py()                  # this process's discord.py -> fake, till exit
+        # a bot in a subprocess: DISCORD_API_BASE_URL=fd.api_base DISCORD_GATEWAY_URL=fd.gateway_url
+        # (bot.discord_endpoints.point_discord_at does the same there)
+        bot = MyBot(..., guild_ready_timeout=0.1)   # on_ready fires this long after GUILD_CREATE
+        await bot.login(fd.token)              # login first: wait_until_ready needs it
+        task = asyncio.create_task(bot.connect())
+        await bot.wait_until_ready()           # or: await fd.wait_for_ready_client()
+        ...
+        await bot.close(); await task          # close the client before the fake
+
+The world: `fd.token` (the only token accepted: REST needs "Bot <token>", else 401; a wrong
+IDENTIFY is closed with 4004), `fd.application_id`, `fd.bot_user` (same id), `fd.guild_id`,
+`fd.channel_id` and `fd.other_channel_id` (text channels), `fd.users.owner` (server owner,
+admin), `fd.users.alice` and `fd.users.bob` (plain members; `.id`, `.mention`), `fd.roles`
+(everyone, admin, artists (mentionable), bot). GUILD_CREATE carries channels, roles and the bot's
+member (every member with the GUILD_MEMBERS intent); REQUEST_GUILD_MEMBERS is answered.
+
+Changing the world (each is immediate; clients get the gateway event from the returned task)::
+
+    fd.set_upload_limit(bytes)      # default 10 MiB; more -> 413 40005; interactions carry it
+    fd.delete_channel(channel_id)   # any request there -> 404 10003
+    fd.forbid_channel(channel_id)   # posting -> 403 50013; missing_access=True: all 403 50001
+    fd.block_dms(user_id)           # posting in that user's DM -> 403 50007
+    fd.expire_interaction(inter)    # its token is dead, as after 15 minutes (401 50027)
+    fd.ack_deadline = 3.0; fd.nonce_window = 300.0
+    await fd.disconnect_all()       # drop connections; clients RESUME, missed events replayed
+
+Driving the bot (each waits up to `timeout` for a connected client)::
+
+    inter = await fd.invoke("imagine", {"prompt": "a cat"}, user=fd.users.alice,
+                            channel_id=None, subcommand=None, group=None,
+                            attachments={"image": ("cat.png", png_bytes, "image/png")})
+    ack = await fd.wait_for_ack(inter, timeout=5)  # CallbackRecord(type, data, at, files, ...)
+    latency = ack.at - inter.sent_at               # both time.monotonic()
+    choices = await fd.autocomplete("speak", {"text": "hi", "avatar": "ann"}, focused="avatar")
+    inter = await fd.click(message, "custom-id", user=fd.users.bob)  # must exist, be enabled
+
+Options are typed from the command the bot synced (else from the Python value: str, int,
+bool, float, FakeUser); attachments are served by the fake, so Attachment.read() gets the
+bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
+forces it, False leaves it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
+
+Looking at what the bot did::
+
+    fd.messages(channel_id=None, include_ephemeral=False)  # oldest first, deleted left out
+    fd.all_messages(); fd.dm_messages(user_id); fd.dm_channel_id(user_id)
+    await fd.wait_for_message(lambda m: ..., timeout=10)   # re-checked on every create/edit/delete
+    fd.interaction_responses(inter)    # original response + followups (for a click answered
+                                       # with an update, the original is the clicked message)
+    await fd.wait_for_response(inter, predicate=None, timeout=10)  # first non-"thinking" response
+    fd.callbacks(inter); fd.rest_calls; fd.unhandled_calls; fd.command_syncs
+    fd.connected (asyncio.Event); fd.sessions (each with .ready)
+    await fd.wait_for_ready_client(timeout)
+    fd.gateway.identify_count, fd.gateway.resume_count
+    async with fd.client_session(auth=True) as http: ...   # raw REST calls, base_url=fd.api_base
+
+A FakeMessage has id, channel_id, guild_id, content, embeds, components, files (FakeFile:
+name, data, content_type, url), allowed_mentions, nonce, flags (.ephemeral, .loading),
+pinged_users, pinged_roles, pinged_everyone (.pinged_nobody), source ("channel", "response",
+"followup"), interaction_id, edits, raw (the JSON Discord would return).
+
+tests/fakediscord/tinybot.py and conftest.py show a complete bot and its fixtures.
+
+Discord behaviour it keeps: `enforce_nonce` (the same nonce in the same channel within the
+window returns the message already created); after a defer, the first followup replaces the
+"thinking" message and keeps its visibility; a callback later than 3 s or for an unknown
+interaction -> 404 10062, a second one -> 400 40060; followups before the ack -> 404 10015;
+Discord's limits (content 2000, embeds, custom_id 100, 25 choices, command names) -> 400 50035.
+Pings are computed from the content and allowed_mentions (absent = everything allowed), as if
+the bot could ping everyone. Routes it does not know are recorded, logged and answered 404.
+"""
+
+from __future__ import annotations
+
+from tests.fakediscord.models import (
+    CallbackRecord,
+    CommandSync,
+    FakeFile,
+    FakeInteraction,
+    FakeMessage,
+    FakeRoles,
+    FakeUser,
+    FakeUsers,
+    RestCall,
+)
+from tests.fakediscord.server import FakeDiscord
+
+__all__ = [
+    "CallbackRecord",
+    "CommandSync",
+    "FakeDiscord",
+    "FakeFile",
+    "FakeInteraction",
+    "FakeMessage",
+    "FakeRoles",
+    "FakeUser",
+    "FakeUsers",
+    "RestCall",
+]

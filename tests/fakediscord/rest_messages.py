@@ -1,0 +1,150 @@
+"""Channel routes: messages posted with the bot token, in guild channels and DMs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tests.fakediscord import payloads
+from tests.fakediscord.guild import DEFAULT_UPLOAD_LIMIT, MISSING_ACCESS
+from tests.fakediscord.models import FakeMessage
+from tests.fakediscord.rest_common import (
+    DiscordError,
+    RestContext,
+    body_of,
+    invalid_form,
+    json_of,
+    json_response,
+    no_content,
+    snowflake_param,
+)
+from tests.fakediscord.state import Upload
+from tests.fakediscord.validation import FieldError, message_errors
+
+UNKNOWN_CHANNEL = DiscordError(404, 10003, "Unknown Channel")
+UNKNOWN_MESSAGE = DiscordError(404, 10008, "Unknown Message")
+MAX_NONCE_LENGTH = 25
+
+
+def check_upload_size(uploads: list[Upload], limit: int) -> None:
+    if sum(len(upload.data) for upload in uploads) > limit:
+        raise DiscordError(413, 40005, "Request entity too large")
+
+
+def check_message(payload: dict[str, object], uploads: list[Upload], *, editing: bool) -> None:
+    errors = message_errors(payload, file_count=len(uploads), editing=editing)
+    nonce = payload.get("nonce")
+    if nonce is not None and len(str(nonce)) > MAX_NONCE_LENGTH:
+        errors.append(FieldError("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+    if errors:
+        raise invalid_form(errors)
+
+
+class ChannelRoutes:
+    def __init__(self, context: RestContext) -> None:
+        self.context = context
+        self.state = context.state
+        self.guild = context.state.guild
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/channels/{channel_id}", self.get_channel)
+        router.add_post("/channels/{channel_id}/messages", self.create_message)
+        router.add_get("/channels/{channel_id}/messages", self.history)
+        router.add_get("/channels/{channel_id}/messages/{message_id}", self.get_message)
+        router.add_patch("/channels/{channel_id}/messages/{message_id}", self.edit_message)
+        router.add_delete("/channels/{channel_id}/messages/{message_id}", self.delete_message)
+        router.add_post("/channels/{channel_id}/typing", self.typing)
+        router.add_post("/users/@me/channels", self.create_dm)
+
+    def _channel(self, request: web.Request, *, posting: bool = False) -> int:
+        """The channel id, or the error Discord gives for it (404 10003, 403 50001/50013/50007)."""
+        channel_id = snowflake_param(request, "channel_id")
+        if channel_id in self.guild.channels:
+            code = self.guild.forbidden_channels.get(channel_id)
+            if code == MISSING_ACCESS or (code is not None and posting):
+                text = "Missing Access" if code == MISSING_ACCESS else "Missing Permissions"
+                raise DiscordError(403, code, text)
+            return channel_id
+        recipient = self.guild.dm_recipient(channel_id)
+        if recipient is None:
+            raise UNKNOWN_CHANNEL
+        if posting and recipient in self.guild.blocked_dms:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        return channel_id
+
+    def _message(self, request: web.Request, channel_id: int) -> FakeMessage:
+        message = self.state.messages.get(snowflake_param(request, "message_id"))
+        gone = message is None or message.deleted or message.channel_id != channel_id
+        # Ephemeral messages exist only for their interaction's webhook, not the channel routes.
+        if gone or message.ephemeral:
+            raise UNKNOWN_MESSAGE
+        return message
+
+    def _upload_limit(self, channel_id: int) -> int:
+        return (
+            self.guild.upload_limit if channel_id in self.guild.channels else DEFAULT_UPLOAD_LIMIT
+        )
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request)
+        if channel_id in self.guild.channels:
+            return json_response(payloads.text_channel(self.guild, self.guild.channels[channel_id]))
+        recipient = self.guild.user(self.guild.dm_recipient(channel_id) or 0)
+        assert recipient is not None
+        return json_response(payloads.dm_channel(self.guild, channel_id, recipient))
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request, posting=True)
+        body = body_of(request)
+        payload = json_of(request)
+        check_message(payload, body.uploads, editing=False)
+        check_upload_size(body.uploads, self._upload_limit(channel_id))
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            existing = self.state.find_by_nonce(channel_id, str(nonce))
+            if existing is not None:
+                return json_response(existing.raw)
+        files = self.state.files_from(channel_id, payload, body.uploads, keep=[])
+        message = await self.state.create_message(
+            channel_id=channel_id, payload=payload, files=files
+        )
+        return json_response(message.raw)
+
+    async def history(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request)
+        limit = int(request.query.get("limit", "50"))
+        visible = self.state.visible_messages(channel_id, include_ephemeral=False)
+        return json_response([message.raw for message in reversed(visible)][:limit])
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request)
+        return json_response(self._message(request, channel_id).raw)
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request)
+        message = self._message(request, channel_id)
+        body = body_of(request)
+        payload = json_of(request)
+        check_message(payload, body.uploads, editing=True)
+        check_upload_size(body.uploads, self._upload_limit(channel_id))
+        files = None
+        if body.uploads or "attachments" in payload:
+            files = self.state.files_from(channel_id, payload, body.uploads, keep=message.files)
+        await self.state.edit_message(message, payload, files)
+        return json_response(message.raw)
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        channel_id = self._channel(request)
+        await self.state.delete_message(self._message(request, channel_id))
+        return no_content()
+
+    async def typing(self, request: web.Request) -> web.Response:
+        self._channel(request, posting=True)
+        return no_content()
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        recipient_id = int(json_of(request).get("recipient_id") or 0)
+        recipient = self.guild.user(recipient_id)
+        if recipient is None or recipient.bot:
+            raise DiscordError(400, 50033, "Invalid Recipient(s)")
+        channel_id = self.guild.dm_channel_for(recipient_id)
+        return json_response(payloads.dm_channel(self.guild, channel_id, recipient))

@@ -1,0 +1,118 @@
+"""A tiny discord.py bot for the fake's own tests, and an example for e2e tests.
+
+One app command per thing the project's bot does: answer at once, defer then post a file
+with an embed and a button, autocomplete, read an attachment, a subcommand and a group, a
+counter button edited on click.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+AVATARS = ["anna", "annabel", "bob", "zed"]
+
+
+class CounterView(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+        self.count = 0
+
+    @discord.ui.button(label="+1", custom_id="counter:add")
+    async def add(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        self.count += 1
+        await interaction.response.edit_message(
+            content=f"count: {self.count} by {interaction.user.name}"
+        )
+
+
+class TinyBot(commands.Bot):
+    def __init__(self) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=0.1,  # on_ready this long after the last GUILD_CREATE
+        )
+        add_commands(self.tree)
+
+
+def add_commands(tree: app_commands.CommandTree) -> None:
+    @tree.command()
+    async def hello(interaction: discord.Interaction, name: str) -> None:
+        """Answer at once."""
+        await interaction.response.send_message(f"Hello {name}")
+
+    @tree.command()
+    async def render(interaction: discord.Interaction, prompt: str) -> None:
+        """Defer, followup, then a channel message with a file, an embed and a button."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send("queued", ephemeral=False)
+        channel = interaction.client.get_partial_messageable(interaction.channel_id)
+        everyone_role = interaction.guild.default_role.id
+        await channel.send(
+            f"{interaction.user.mention} here is {prompt!r} <@&{everyone_role}>",
+            file=discord.File(io.BytesIO(PNG), "result.png"),
+            embed=discord.Embed(title="Result", description=prompt),
+            view=CounterView(),
+            allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
+            nonce=f"job-{interaction.id}"[:25],
+        )
+
+    @tree.command()
+    async def speak(interaction: discord.Interaction, text: str, avatar: str) -> None:
+        """Autocomplete."""
+        await interaction.response.send_message(f"{avatar} says {text}")
+
+    @speak.autocomplete("avatar")
+    async def avatar_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=a, value=a) for a in AVATARS if a.startswith(current)]
+
+    @tree.command()
+    async def inspect(interaction: discord.Interaction, image: discord.Attachment) -> None:
+        """Read an attachment's bytes."""
+        data = await image.read()
+        digest = hashlib.sha256(data).hexdigest()
+        await interaction.response.send_message(
+            f"{image.filename} {len(data)} {image.content_type} {digest}",
+            file=discord.File(io.BytesIO(data), "copy.png"),
+        )
+
+    @tree.command()
+    async def limits(interaction: discord.Interaction) -> None:
+        """Tell the upload limit the interaction carries."""
+        await interaction.response.send_message(str(interaction.filesize_limit))
+
+    @tree.command()
+    async def counter(interaction: discord.Interaction) -> None:
+        """A message with a button."""
+        await interaction.response.send_message("count: 0", view=CounterView())
+
+    @tree.command()
+    async def progress(interaction: discord.Interaction) -> None:
+        """Answer, then edit the original response."""
+        await interaction.response.send_message("0%")
+        await interaction.edit_original_response(content="100%")
+
+    avatar = app_commands.Group(name="avatar", description="Avatars")
+
+    @avatar.command(name="list")
+    async def avatar_list(interaction: discord.Interaction, search: str, page: int = 1) -> None:
+        """A subcommand."""
+        await interaction.response.send_message(f"list {search!r} page {page}", ephemeral=True)
+
+    admin = app_commands.Group(name="admin", description="Admin", parent=avatar)
+
+    @admin.command(name="reset")
+    async def avatar_admin_reset(interaction: discord.Interaction, confirm: bool) -> None:
+        """A subcommand in a group."""
+        await interaction.response.send_message(f"reset {confirm}")
+
+    tree.add_command(avatar)
