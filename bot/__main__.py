@@ -10,7 +10,7 @@ import signal
 import sys
 
 import discord
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from bot.discord_endpoints import point_discord_at
 from bot.log import setup_logging
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(args.host, args.port, config_from_args(args)))
         return 0
 
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))
     try:
         settings = load_settings()
     except SettingsError as exc:

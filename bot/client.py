@@ -19,6 +19,7 @@ from bot.errors import report_error
 from bot.jobs.delivery import Delivery
 from bot.jobs.models import JobState
 from bot.jobs.poller import Poller, PollerConfig
+from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
 from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
@@ -73,6 +74,7 @@ class MiraflowBot(commands.Bot):
         self.store = store
         self.miraflow = miraflow
         self.catalogue = Catalogue(miraflow)
+        schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store)
         self.delivery = Delivery(self, store, miraflow, self.status_board)
         self.poller = Poller(
@@ -85,6 +87,7 @@ class MiraflowBot(commands.Bot):
                 max_in_flight=settings.polls_in_flight,
                 image_timeout=settings.image_timeout,
                 video_timeout=settings.video_timeout,
+                schedule=schedule,
             ),
         )
         self.jobs = JobService(
@@ -92,6 +95,7 @@ class MiraflowBot(commands.Bot):
             miraflow,
             quotas=Quotas(settings.max_active_jobs, settings.max_jobs_per_day),
             wake_poller=self.poller.wake,
+            schedule=schedule,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.jobs.delivery import Delivery
 from bot.jobs.models import Job, JobState
 from bot.jobs.requests import fetch_status
-from bot.jobs.schedule import backoff_delay, next_poll_delay
+from bot.jobs.schedule import Schedule
 from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
 from bot.miraflow import (
@@ -46,6 +46,7 @@ class PollerConfig:
     max_in_flight: int = 8
     image_timeout: float = 1800.0
     video_timeout: float = 7200.0
+    schedule: Schedule = Schedule()
 
 
 class RateLimiter:
@@ -176,7 +177,7 @@ class Poller:
     def _expired(self, job: Job) -> bool:
         timeout = self._config.video_timeout if job.kind.makes_video else self._config.image_timeout
         started = job.submitted_at or job.created_at
-        return self._clock() - started > timeout
+        return self._config.schedule.timed_out(self._clock() - started, timeout)
 
     async def _expire(self, job: Job) -> None:
         error = "Miraflow took too long, so I stopped waiting for it. Please try again."
@@ -217,7 +218,7 @@ class Poller:
             progress=progress,
             polls=polls,
             attempts=0,
-            next_poll_at=now + next_poll_delay(job.kind, progress, elapsed),
+            next_poll_at=now + self._config.schedule.next(job.kind, progress, elapsed),
         )
         refreshed = self._store.get(job.id)
         if refreshed is not None:
@@ -249,7 +250,7 @@ class Poller:
 
     def _reschedule_after_error(self, job: Job, retry_after: float | None) -> None:
         attempts = job.attempts + 1
-        delay = backoff_delay(attempts, retry_after)
+        delay = self._config.schedule.backoff(attempts, retry_after)
         self._store.update(job.id, attempts=attempts, next_poll_at=self._clock() + delay)
 
     async def _deliver(self, job: Job, status: JobStatus | None) -> None:

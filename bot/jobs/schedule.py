@@ -66,3 +66,27 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
     return delay
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The poll schedule on a clock that may run `speed` times faster than real time.
+
+    Real Miraflow runs at speed 1. The simulator can run its jobs faster (`simulate
+    --speed`); a bot that polls it at the same speed behaves as it would in real time.
+    """
+
+    speed: float = 1.0
+
+    def first(self, kind: JobKind) -> float:
+        return first_poll_delay(kind) / self.speed
+
+    def next(self, kind: JobKind, progress: int | None, elapsed: float) -> float:
+        return next_poll_delay(kind, progress, elapsed * self.speed) / self.speed
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        delay = backoff_delay(attempts) / self.speed
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    def timed_out(self, elapsed: float, timeout: float) -> bool:
+        return elapsed * self.speed > timeout

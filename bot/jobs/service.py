@@ -23,6 +23,7 @@ from bot.miraflow import (
 log = logging.getLogger(__name__)
 
 DAY = 24 * 60 * 60
+CANCELLABLE = frozenset({JobState.QUEUED, JobState.WORKING, JobState.COMPLETE})
 OUTCOME_UNKNOWN = (
     "Miraflow did not answer in time, so I can't tell whether it started this job. "
     "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
@@ -120,3 +121,51 @@ class JobService:
     def _mark_unknown(self, job: Job, exc: BaseException) -> None:
         log.warning("job %s: create call outcome unknown: %r", job.id, exc)
         self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+
+    def adopt_finished(
+        self,
+        kind: JobKind,
+        miraflow_job_id: str,
+        params: dict[str, Any],
+        *,
+        user_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        upload_limit: int,
+    ) -> Job:
+        """Track a result Miraflow has already finished (such as a video from `/videos get`):
+        no create call; the poller delivers it like any other result."""
+        now = self._clock()
+        job = self.store.create_job(
+            kind=kind,
+            user_id=user_id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            params=params,
+            upload_limit=upload_limit,
+            now=now,
+        )
+        self.store.mark_submitted(job.id, miraflow_job_id, next_poll_at=now, now=now)
+        self.store.set_state(job.id, JobState.COMPLETE, only_from={JobState.QUEUED})
+        self._wake_poller()
+        adopted = self.store.get(job.id)
+        assert adopted is not None
+        return adopted
+
+    def cancel(self, job_id: int, user_id: int) -> Job:
+        """Stop tracking one of the user's pending jobs; nothing will be posted for it."""
+        job = self.store.get(job_id)
+        if job is None or job.user_id != user_id:
+            raise UserFacingError("I can't find that job among yours. See `/jobs list`.")
+        if not self.store.set_state(
+            job_id,
+            JobState.CANCELLED,
+            error="Cancelled by its requester.",
+            only_from=CANCELLABLE,
+        ):
+            raise UserFacingError(
+                f"Job #{job_id} is already {job.state.value}, so there is nothing to cancel."
+            )
+        cancelled = self.store.get(job_id)
+        assert cancelled is not None
+        return cancelled
