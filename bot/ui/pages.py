@@ -1,4 +1,8 @@
-"""Pages of embeds with Previous/Next buttons that only the person who asked can use."""
+"""Pages of embeds with Previous/Next buttons that only the person who asked can use.
+
+A page is a list of up to 10 embeds (Discord's limit per message), so each item of a
+catalogue can have its own embed and thumbnail.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,21 @@ from collections.abc import Sequence
 import discord
 
 PAGE_TIMEOUT = 600.0
+MAX_EMBEDS_PER_MESSAGE = 10
 
 
 class PagedView(discord.ui.View):
-    def __init__(self, owner_id: int, pages: Sequence[discord.Embed]) -> None:
+    def __init__(self, owner_id: int, pages: Sequence[Sequence[discord.Embed]]) -> None:
         super().__init__(timeout=PAGE_TIMEOUT)
-        if not pages:
-            raise ValueError("a paged view needs at least one page")
+        if not pages or any(not 0 < len(p) <= MAX_EMBEDS_PER_MESSAGE for p in pages):
+            raise ValueError("a paged view needs pages of 1 to 10 embeds")
         self.owner_id = owner_id
-        self.pages = list(pages)
+        self.pages = [list(page) for page in pages]
         self.index = 0
         self._sync_buttons()
 
     @property
-    def current(self) -> discord.Embed:
+    def current(self) -> list[discord.Embed]:
         return self.pages[self.index]
 
     def _sync_buttons(self) -> None:
@@ -39,7 +44,7 @@ class PagedView(discord.ui.View):
     async def _show(self, interaction: discord.Interaction, index: int) -> None:
         self.index = max(0, min(index, len(self.pages) - 1))
         self._sync_buttons()
-        await interaction.response.edit_message(embed=self.current, view=self)
+        await interaction.response.edit_message(embeds=self.current, view=self)
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous_page(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
@@ -50,10 +55,10 @@ class PagedView(discord.ui.View):
         await self._show(interaction, self.index + 1)
 
 
-def page_footer(embed: discord.Embed, index: int, total: int, extra: str = "") -> discord.Embed:
+def page_footer(page: Sequence[discord.Embed], index: int, total: int, extra: str = "") -> None:
+    """Write `Page 2 of 5` (and `extra`) under the last embed of a page."""
     text = f"Page {index + 1} of {total}"
-    embed.set_footer(text=f"{text} · {extra}" if extra else text)
-    return embed
+    page[-1].set_footer(text=f"{text} · {extra}" if extra else text)
 
 
 def chunks(items: Sequence, size: int) -> list[Sequence]:
