@@ -152,8 +152,11 @@ class Poller:
             wait = min(max(next_at - now, 0.0), MAX_IDLE_WAIT)
         if wait <= 0:
             return
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, which would leave stop() waiting for a minute.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
 
     async def _handle(self, job: Job) -> None:
         try:
