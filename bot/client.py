@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
@@ -30,6 +31,8 @@ from bot.ui.buttons import DYNAMIC_ITEMS
 log = logging.getLogger(__name__)
 
 SYNC_HASH_KEY = "command_sync_hash"
+SHUTDOWN_GRACE = 10.0  # seconds given to commands under way when the bot is stopped
+RESTARTING = "I'm restarting right now. Please try again in a minute."
 LOST_IN_RESTART = (
     "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
     "To avoid paying twice I won't resend it: please ask again if no result arrives."
@@ -46,6 +49,10 @@ def cog_modules() -> list[str]:
 
 
 class MiraflowTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot: MiraflowBot = self.client  # type: ignore[assignment]
+        return await bot.admit(interaction)
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -99,6 +106,8 @@ class MiraflowBot(commands.Bot):
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
+        self._closing = False
+        self._busy: set[asyncio.Task[object]] = set()
 
     async def setup_hook(self) -> None:
         for name in cog_modules():
@@ -112,9 +121,29 @@ class MiraflowBot(commands.Bot):
         self.poller.start()
 
     async def close(self) -> None:
+        """Stop cleanly: refuse new interactions, let those under way (a create call, a
+        status message) finish, stop the poller, then disconnect."""
+        self._closing = True
+        busy = [task for task in self._busy if task is not asyncio.current_task()]
+        if busy:
+            log.info("waiting for %d commands under way", len(busy))
+            await asyncio.wait(busy, timeout=SHUTDOWN_GRACE)
         await self.poller.stop()
         await self.catalogue.close()
         await super().close()
+
+    async def admit(self, interaction: discord.Interaction) -> bool:
+        """Every interaction passes here first: refused while stopping, else tracked so
+        that `close` can wait for it."""
+        if self._closing:
+            if interaction.type is not discord.InteractionType.autocomplete:
+                await interaction.response.send_message(RESTARTING, ephemeral=True)
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._busy.add(task)
+            task.add_done_callback(self._busy.discard)
+        return True
 
     # -- command sync ------------------------------------------------------------------
 

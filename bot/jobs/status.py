@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
+import aiohttp
 import discord
 
 from bot.jobs.models import Job
@@ -43,7 +44,7 @@ class StatusBoard:
             message = await self.channel(job).send(
                 status_line(job), allowed_mentions=discord.AllowedMentions.none()
             )
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %s: cannot post its status message: %s", job.id, exc)
             return None
         self._store.update(job.id, status_message_id=message.id, status_edited_at=self._clock())
@@ -69,7 +70,7 @@ class StatusBoard:
                 .get_partial_message(job.status_message_id)
                 .edit(content=status_line(job), allowed_mentions=discord.AllowedMentions.none())
             )
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.debug("job %s: status message not edited: %s", job.id, exc)
 
     async def tell_requester(self, job: Job, text: str) -> bool:

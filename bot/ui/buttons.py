@@ -41,8 +41,10 @@ class RerollButton(
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         bot: MiraflowBot = interaction.client  # type: ignore[assignment]
+        if not await bot.admit(interaction):
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             original = bot.store.get(self.job_id)
             if original is None:

@@ -55,10 +55,14 @@ async def test_sigterm_stops_cleanly_and_pending_jobs_resume(fd, sim, db_path, t
     process.start()
     try:
         await fd.wait_for_ready_client(timeout=20)
+        sim.config.latency = 1.0  # the create call is still under way when SIGTERM comes
         inter = await fd.invoke("imagine", {"prompt": "a slow sunrise"}, user=fd.users.alice)
         await fd.wait_for_ack(inter, timeout=3)
         await sim.wait_for_requests("POST", "/api/image/generate")
         assert await process.terminate() == 0
+        sim.config.latency = 0.0
+        answer = await fd.wait_for_response(inter, timeout=5)
+        assert "Started job #1" in answer.content
         with JobStore(db_path) as store:
             assert store.get(1).state in (JobState.QUEUED, JobState.WORKING)
         process.start()
