@@ -1,0 +1,300 @@
+"""How fast results reach users, and how many Miraflow calls it costs.
+
+    python bench/poller.py --jobs 1000
+
+The bot's real poller (with its real store and Miraflow client) follows a mix of image
+jobs (8-40 s) and video jobs (1-10 min) that arrive over time on the simulator's scaled
+clock, whose progress climbs fast then crawls near the end. Reported per kind:
+
+- delivery lag: from the instant the simulator completes a job to the instant the poller
+  hands it to delivery (the download and upload that follow cost the same whatever the
+  poller, so they are left out), in simulated seconds: p50 / p95 / max;
+- Miraflow status calls per job (mean / max), shared calls (`GET /api/videos`) spread over
+  the jobs they served.
+
+On the same jobs, naive fixed-interval pollers (every 1, 2, 3, 5, 10 s) are evaluated
+exactly from each job's timeline (no rate ceiling, no overhead: a flattering baseline),
+drawing the frontier of calls per job against p95 lag. A second phase puts 1000 jobs in
+flight at once and checks that the calls per second stay under the ceiling.
+
+The last line is the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.jobs.models import Job, JobKind, JobState  # noqa: E402
+from bot.jobs.poller import Poller, PollerConfig  # noqa: E402
+from bot.jobs.schedule import Schedule  # noqa: E402
+from bot.jobs.service import JobService, Quotas  # noqa: E402
+from bot.jobs.store import JobStore  # noqa: E402
+from bot.miraflow import MiraflowClient  # noqa: E402
+from bot.miraflow.simulator import SimulatorConfig, run_simulator  # noqa: E402
+
+FIXED_INTERVALS = (1.0, 2.0, 3.0, 5.0, 10.0)
+CEILING = 10.0  # Miraflow calls per (simulated) second: the bot's default
+STATUS_PATHS = ("/api/image/", "/api/video/")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+class RecordingDelivery:
+    """Stands in for delivery: marks the job delivered and notes when it was handed over."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.handed_at: dict[int, float] = {}
+
+    async def deliver(self, job: Job, status: Any = None) -> None:
+        self.handed_at[job.id] = time.time()
+        self.store.set_state(job.id, JobState.DELIVERED, only_from={JobState.COMPLETE})
+
+
+class SilentStatusBoard:
+    async def refresh(self, job: Job, *, force: bool = False) -> None:
+        return None
+
+    async def tell_requester(self, job: Job, text: str) -> bool:
+        return True
+
+
+@dataclass
+class Arrival:
+    at: float  # simulated seconds after the start
+    kind: JobKind
+
+
+def arrivals(count: int, window: float, image_share: float, rng: random.Random) -> list[Arrival]:
+    times = sorted(rng.uniform(0, window) for _ in range(count))
+    return [
+        Arrival(t, JobKind.IMAGE if rng.random() < image_share else JobKind.VIDEO) for t in times
+    ]
+
+
+def params_for(kind: JobKind, n: int, avatar_id: str, voice_id: str) -> dict[str, Any]:
+    if kind is JobKind.VIDEO:
+        return {"avatar_id": avatar_id, "voice_id": voice_id, "text": f"line {n}", "name": f"v{n}"}
+    return {"prompt": f"picture {n}", "name": f"p{n}", "seed": n}
+
+
+async def run_phase(
+    arrivals_list: list[Arrival], speed: float, seed: int, ceiling: float, settle: float | None
+) -> dict[str, Any]:
+    """Run the real poller over these arrivals; return per-job records and call times."""
+    config = SimulatorConfig(speed=speed, seed=seed)
+    async with run_simulator(config) as sim:
+        folder = tempfile.mkdtemp(prefix="bench-poller-")
+        store = JobStore(Path(folder) / "jobs.sqlite3")
+        async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
+            avatar = (await client.list_avatars())[0].id
+            voice = (await client.list_voices())[0].id
+            sim.requests.clear()
+            schedule = Schedule(speed)
+            delivery = RecordingDelivery(store)
+            poller = Poller(
+                store,
+                client,
+                delivery,  # type: ignore[arg-type]
+                SilentStatusBoard(),  # type: ignore[arg-type]
+                PollerConfig(calls_per_second=ceiling * speed, max_in_flight=16, schedule=schedule),
+            )
+            service = JobService(
+                store,
+                client,
+                quotas=Quotas(10**9, 10**9),
+                wake_poller=poller.wake,
+                schedule=schedule,
+            )
+            poller.start()
+            started = time.time()
+            submissions = []
+            for n, arrival in enumerate(arrivals_list):
+                delay = started + arrival.at / speed - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                submissions.append(
+                    asyncio.create_task(
+                        service.submit(
+                            arrival.kind,
+                            params_for(arrival.kind, n, avatar, voice),
+                            user_id=n,
+                            channel_id=1,
+                            guild_id=1,
+                            upload_limit=10**9,
+                        )
+                    )
+                )
+            jobs = await asyncio.gather(*submissions)
+            if settle is None:
+                while store.pending_count():
+                    await asyncio.sleep(0.05)
+            else:
+                await asyncio.sleep(settle / speed)
+            await poller.stop(grace=1.0)
+            finished = time.time()
+            records = []
+            for job in jobs:
+                sim_job = sim.jobs[job.miraflow_job_id]
+                final = store.get(job.id)
+                handed = delivery.handed_at.get(job.id)
+                records.append(
+                    {
+                        "kind": "video" if job.kind.makes_video else "image",
+                        "miraflow_id": job.miraflow_job_id,
+                        "duration": sim_job.duration,
+                        "lag": None if handed is None else (handed - sim_job.complete_at) * speed,
+                        "state": final.state.value if final else None,
+                    }
+                )
+            calls = [
+                (r.time, r.path)
+                for r in sim.requests
+                if r.method == "GET" and r.path.startswith(STATUS_PATHS + ("/api/videos",))
+            ]
+        store.close()
+    return {"records": records, "calls": calls, "started": started, "finished": finished}
+
+
+def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:
+    by_id = Counter()
+    shared = 0
+    for _, path in calls:
+        if path == "/api/videos":
+            shared += 1
+            continue
+        by_id[path.split("/")[3]] += 1
+    videos = [r for r in records if r["kind"] == "video"]
+    share = shared / len(videos) if videos else 0.0
+    for record in records:
+        own = by_id[record["miraflow_id"]]
+        record["calls"] = own + (share if record["kind"] == "video" else 0.0)
+
+
+def max_calls_per_second(calls: list[tuple[float, str]], speed: float) -> float:
+    """The most calls in any window of one simulated second."""
+    times = sorted(t for t, _ in calls)
+    window = 1.0 / speed
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return float(most)
+
+
+def fixed_poller(durations: list[float], interval: float) -> tuple[float, float, float]:
+    """Mean calls, p95 lag and max lag of a poller that asks every `interval` seconds."""
+    calls, lags = [], []
+    for d in durations:
+        polls = math.ceil(d / interval)
+        calls.append(polls)
+        lags.append(polls * interval - d)
+    return sum(calls) / len(calls), percentile(lags, 95), max(lags)
+
+
+def summarise(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    mine = [r for r in records if r["kind"] == kind]
+    lags = [r["lag"] for r in mine if r["lag"] is not None]
+    calls = [r["calls"] for r in mine]
+    durations = [r["duration"] for r in mine]
+    frontier = []
+    for interval in FIXED_INTERVALS:
+        mean_calls, p95, worst = fixed_poller(durations, interval)
+        frontier.append(
+            {"interval": interval, "calls_per_job": round(mean_calls, 2), "p95_lag": round(p95, 2),
+             "max_lag": round(worst, 2)}
+        )
+    bot = {
+        "jobs": len(mine),
+        "undelivered": len(mine) - len(lags),
+        "lag_p50": round(percentile(lags, 50), 2),
+        "lag_p95": round(percentile(lags, 95), 2),
+        "lag_max": round(max(lags), 2) if lags else None,
+        "calls_mean": round(sum(calls) / len(calls), 2) if calls else None,
+        "calls_max": round(max(calls), 2) if calls else None,
+    }
+    dominated_by = [
+        f["interval"]
+        for f in frontier
+        if f["calls_per_job"] <= bot["calls_mean"] and f["p95_lag"] <= bot["lag_p95"]
+    ]
+    bot["outside_frontier"] = not dominated_by
+    bot["dominated_by"] = dominated_by
+    five = next(f for f in frontier if f["interval"] == 5.0)
+    bot["calls_vs_5s"] = round(bot["calls_mean"] / five["calls_per_job"], 3)
+    return {"bot": bot, "fixed": frontier}
+
+
+def print_kind(kind: str, summary: dict[str, Any]) -> None:
+    bot = summary["bot"]
+    print(f"\n{kind}s ({bot['jobs']} jobs, {bot['undelivered']} undelivered)")
+    print(f"  {'poller':<12}{'calls/job':>10}{'p50 lag':>10}{'p95 lag':>10}{'max lag':>10}")
+    print(
+        f"  {'bot':<12}{bot['calls_mean']:>10}{bot['lag_p50']:>10}{bot['lag_p95']:>10}"
+        f"{bot['lag_max']:>10}"
+    )
+    for f in summary["fixed"]:
+        print(
+            f"  {'every ' + str(int(f['interval'])) + ' s':<12}{f['calls_per_job']:>10}"
+            f"{'':>10}{f['p95_lag']:>10}{f['max_lag']:>10}"
+        )
+    verdict = "outside" if bot["outside_frontier"] else f"dominated by {bot['dominated_by']}"
+    print(f"  bot vs frontier: {verdict}; calls vs 5-s poller: x{bot['calls_vs_5s']}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--speed", type=float, default=10.0, help="simulated s per real s")
+    parser.add_argument("--window", type=float, default=600.0, help="arrival window (sim s)")
+    parser.add_argument("--image-share", type=float, default=0.7)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ceiling", type=float, default=CEILING, help="calls per sim second")
+    parser.add_argument("--skip-burst", action="store_true", help="skip the 1000-at-once phase")
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    plan = arrivals(args.jobs, args.window, args.image_share, rng)
+    print(f"phase 1: {args.jobs} jobs over {args.window:.0f} s at speed x{args.speed:g} ...")
+    phase = await run_phase(plan, args.speed, args.seed, args.ceiling, settle=None)
+    calls_per_job(phase["records"], phase["calls"])
+    figures: dict[str, Any] = {"jobs": args.jobs, "speed": args.speed, "ceiling": args.ceiling}
+    for kind in ("image", "video"):
+        figures[kind] = summarise(phase["records"], kind)
+        print_kind(kind, figures[kind])
+    figures["max_calls_per_second"] = max_calls_per_second(phase["calls"], args.speed)
+    print(f"\nmost calls in one second: {figures['max_calls_per_second']:.0f} "
+          f"(ceiling {args.ceiling:g})")
+
+    if not args.skip_burst:
+        burst = [Arrival(0.0, a.kind) for a in plan]
+        print(f"\nphase 2: {len(burst)} jobs in flight at once, 120 s ...")
+        heavy = await run_phase(burst, args.speed, args.seed + 1, args.ceiling, settle=120.0)
+        figures["burst_max_calls_per_second"] = max_calls_per_second(heavy["calls"], args.speed)
+        print(f"most calls in one second with {len(burst)} pending: "
+              f"{figures['burst_max_calls_per_second']:.0f} (ceiling {args.ceiling:g})")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
