@@ -37,13 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.jobs.models import Job, JobKind, JobState  # noqa: E402
-from bot.jobs.poller import Poller, PollerConfig  # noqa: E402
-from bot.jobs.schedule import Schedule  # noqa: E402
-from bot.jobs.service import JobService, Quotas  # noqa: E402
-from bot.jobs.store import JobStore  # noqa: E402
-from bot.miraflow import MiraflowClient  # noqa: E402
-from bot.miraflow.simulator import SimulatorConfig, run_simulator  # noqa: E402
+from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.poller import Poller, PollerConfig
+from bot.jobs.schedule import Schedule
+from bot.jobs.service import JobService, Quotas
+from bot.jobs.store import JobStore
+from bot.miraflow import MiraflowClient
+from bot.miraflow.simulator import SimulatorConfig, run_simulator
 
 FIXED_INTERVALS = (1.0, 2.0, 3.0, 5.0, 10.0)
 CEILING = 10.0  # Miraflow calls per (simulated) second: the bot's default
@@ -116,7 +116,7 @@ async def run_phase(
                 client,
                 delivery,  # type: ignore[arg-type]
                 SilentStatusBoard(),  # type: ignore[arg-type]
-                PollerConfig(calls_per_second=ceiling * speed, max_in_flight=16, schedule=schedule),
+                PollerConfig(calls_per_second=ceiling, max_in_flight=16, schedule=schedule),
             )
             service = JobService(
                 store,
@@ -169,7 +169,7 @@ async def run_phase(
             calls = [
                 (r.time, r.path)
                 for r in sim.requests
-                if r.method == "GET" and r.path.startswith(STATUS_PATHS + ("/api/videos",))
+                if r.method == "GET" and r.path.startswith((*STATUS_PATHS, "/api/videos"))
             ]
         store.close()
     return {"records": records, "calls": calls, "started": started, "finished": finished}
@@ -221,8 +221,12 @@ def summarise(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     for interval in FIXED_INTERVALS:
         mean_calls, p95, worst = fixed_poller(durations, interval)
         frontier.append(
-            {"interval": interval, "calls_per_job": round(mean_calls, 2), "p95_lag": round(p95, 2),
-             "max_lag": round(worst, 2)}
+            {
+                "interval": interval,
+                "calls_per_job": round(mean_calls, 2),
+                "p95_lag": round(p95, 2),
+                "max_lag": round(worst, 2),
+            }
         )
     bot = {
         "jobs": len(mine),
@@ -283,16 +287,20 @@ async def main() -> None:
         figures[kind] = summarise(phase["records"], kind)
         print_kind(kind, figures[kind])
     figures["max_calls_per_second"] = max_calls_per_second(phase["calls"], args.speed)
-    print(f"\nmost calls in one second: {figures['max_calls_per_second']:.0f} "
-          f"(ceiling {args.ceiling:g})")
+    print(
+        f"\nmost calls in one second: {figures['max_calls_per_second']:.0f} "
+        f"(ceiling {args.ceiling:g})"
+    )
 
     if not args.skip_burst:
         burst = [Arrival(0.0, a.kind) for a in plan]
         print(f"\nphase 2: {len(burst)} jobs in flight at once, 120 s ...")
         heavy = await run_phase(burst, args.speed, args.seed + 1, args.ceiling, settle=120.0)
         figures["burst_max_calls_per_second"] = max_calls_per_second(heavy["calls"], args.speed)
-        print(f"most calls in one second with {len(burst)} pending: "
-              f"{figures['burst_max_calls_per_second']:.0f} (ceiling {args.ceiling:g})")
+        print(
+            f"most calls in one second with {len(burst)} pending: "
+            f"{figures['burst_max_calls_per_second']:.0f} (ceiling {args.ceiling:g})"
+        )
     print(json.dumps(figures))
 
 

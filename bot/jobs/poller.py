@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ from bot.jobs.requests import fetch_status
 from bot.jobs.schedule import Schedule
 from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
+from bot.jobs.sweep import VideoSweep
 from bot.miraflow import (
     AuthenticationError,
     JobStatus,
@@ -50,19 +53,33 @@ class PollerConfig:
 
 
 class RateLimiter:
-    """Spreads calls evenly: at most `rate` a second, no bursts."""
+    """At most `rate` calls in any one-second window, spread evenly rather than in bursts."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval = 1.0 / rate
+    def __init__(
+        self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
+        self._interval = 1.0 / (rate * speed)
+        self._per_window = max(1, math.floor(rate))
+        self._window = 1.02 / speed  # a little slack for the time requests take to arrive
         self._clock = clock
         self._next_slot = 0.0
+        self._recent: deque[float] = deque()
 
     async def acquire(self) -> None:
-        now = self._clock()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self._interval
-        if slot > now:
+        while True:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            if len(self._recent) >= self._per_window:
+                slot = max(slot, self._recent[0] + self._window)
+            if slot <= now:
+                break
+            self._next_slot = max(self._next_slot, slot)
             await asyncio.sleep(slot - now)
+        self._next_slot = now + self._interval
+        self._recent.append(now)
+        while len(self._recent) > self._per_window:
+            self._recent.popleft()
 
 
 class Poller:
@@ -81,11 +98,13 @@ class Poller:
         self._status = status
         self._config = config
         self._clock = clock
-        self._limiter = RateLimiter(config.calls_per_second)
+        self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        self._sweep = VideoSweep(store, client, config.schedule, clock)
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -102,6 +121,9 @@ class Poller:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            await asyncio.gather(self._sweep_task, return_exceptions=True)
         running = list(self._running.values())
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -127,6 +149,8 @@ class Poller:
                 await asyncio.sleep(1.0)
 
     async def _dispatch_due(self) -> None:
+        if self._clock() >= self._paused_until:
+            self._start_sweep_if_due()
         while True:
             now = self._clock()
             if now < self._paused_until:
@@ -143,12 +167,33 @@ class Poller:
                     self._handle(job), name=f"miraflow-job-{job.id}"
                 )
 
+    def _start_sweep_if_due(self) -> None:
+        idle = self._sweep_task is None or self._sweep_task.done()
+        if idle and self._sweep.due():
+            self._sweep_task = asyncio.create_task(self._run_sweep(), name="video-sweep")
+
+    async def _run_sweep(self) -> None:
+        await self._limiter.acquire()
+        try:
+            finished = await self._sweep.run()
+        except MiraflowError as exc:
+            log.info("video sweep failed: %s", exc)
+            return
+        for job in finished:
+            if job.id not in self._running:
+                self._running[job.id] = asyncio.create_task(
+                    self._handle(job), name=f"miraflow-job-{job.id}"
+                )
+
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
         now = self._clock()
         wait = MAX_IDLE_WAIT
         if len(self._running) < self._config.max_in_flight:
-            next_at = max(self._store.next_due_at() or now + MAX_IDLE_WAIT, self._paused_until)
+            next_at = self._store.next_due_at() or now + MAX_IDLE_WAIT
+            if self._sweep.next_at is not None:
+                next_at = min(next_at, self._sweep.next_at)
+            next_at = max(next_at, self._paused_until)
             wait = min(max(next_at - now, 0.0), MAX_IDLE_WAIT)
         if wait <= 0:
             return
@@ -216,12 +261,11 @@ class Poller:
             return  # cancelled while we asked
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
+        delay = self._config.schedule.next(job.kind, progress, elapsed)
+        if job.kind.makes_video and self._sweep.active:
+            delay = max(delay, self._config.schedule.swept_video())
         self._store.update(
-            job.id,
-            progress=progress,
-            polls=polls,
-            attempts=0,
-            next_poll_at=now + self._config.schedule.next(job.kind, progress, elapsed),
+            job.id, progress=progress, polls=polls, attempts=0, next_poll_at=now + delay
         )
         refreshed = self._store.get(job.id)
         if refreshed is not None:

@@ -366,6 +366,13 @@ class JobStore:
         """How many jobs the poller is looking after."""
         return self._count(_POLLABLE)
 
+    def waiting_jobs(self, kind: JobKind) -> list[Job]:
+        """Jobs of `kind` still waiting on Miraflow (queued or working), oldest first."""
+        return self._select_jobs(
+            f"{_POLLABLE} AND state IN (?, ?) AND kind = ? ORDER BY id",
+            [JobState.QUEUED.value, JobState.WORKING.value, JobKind(kind).value],
+        )
+
     def jobs_in_states(self, states: Collection[JobState]) -> list[Job]:
         """Every job in one of `states`, oldest first. Not indexed: for start-up, not hot paths."""
         wanted = [JobState(s).value for s in states]

@@ -1,0 +1,74 @@
+"""The video sweep: one `GET /api/videos` shows every finished video at once.
+
+Polling each pending video's status until it ends costs calls in proportion to the number
+of videos. While several videos are pending, one list call every few seconds finds all
+those that have finished; their own status is then read only now and then, to show
+progress and to notice failures (a failed video never appears in the list).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.schedule import SWEEP_MIN_VIDEOS, Schedule
+from bot.jobs.store import JobStore
+from bot.miraflow import MiraflowClient
+
+log = logging.getLogger(__name__)
+
+WAITING = frozenset({JobState.QUEUED, JobState.WORKING})
+
+
+class VideoSweep:
+    def __init__(
+        self,
+        store: JobStore,
+        client: MiraflowClient,
+        schedule: Schedule,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._schedule = schedule
+        self._clock = clock
+        self._next_check = 0.0
+        self.active = False  # enough videos are pending for sweeps to pay
+
+    @property
+    def next_at(self) -> float | None:
+        return self._next_check if self.active else None
+
+    def due(self) -> bool:
+        """Whether to sweep now; checked at most once a sweep interval."""
+        now = self._clock()
+        if now < self._next_check:
+            return False
+        self._next_check = now + self._schedule.sweep_interval()
+        waiting = self._store.waiting_jobs(JobKind.VIDEO)
+        was_active, self.active = self.active, len(waiting) >= SWEEP_MIN_VIDEOS
+        if was_active and not self.active:
+            # Their next status calls were spaced out for the sweep: bring them back.
+            for job in waiting:
+                if job.next_poll_at is None or job.next_poll_at > now:
+                    self._store.update(job.id, next_poll_at=now)
+        return self.active
+
+    async def run(self) -> list[Job]:
+        """List the finished videos; mark the pending jobs among them complete."""
+        finished_ids = {video.id for video in await self._client.list_videos()}
+        finished = []
+        for job in self._store.waiting_jobs(JobKind.VIDEO):
+            if job.miraflow_job_id not in finished_ids:
+                continue
+            if self._store.set_state(job.id, JobState.COMPLETE, only_from=WAITING):
+                # Due at once: if a status call of it is under way, the poller delivers it
+                # as soon as that call ends.
+                self._store.update(job.id, progress=100, attempts=0, next_poll_at=self._clock())
+                complete = self._store.get(job.id)
+                if complete is not None:
+                    finished.append(complete)
+        if finished:
+            log.info("video sweep: %d videos finished", len(finished))
+        return finished

@@ -1,0 +1,127 @@
+"""The poller against the simulator over real HTTP, with a recording stand-in for delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.poller import Poller, PollerConfig
+from bot.jobs.schedule import Schedule
+from bot.jobs.service import JobService, Quotas
+from bot.jobs.store import JobStore
+from bot.miraflow import MiraflowClient
+from bot.miraflow.simulator import SimulatorConfig, run_simulator
+
+SPEED = 200.0
+
+
+class RecordingDelivery:
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self.delivered: list[int] = []
+        self.event = asyncio.Event()
+
+    async def deliver(self, job: Job, status=None) -> None:
+        self.store.set_state(job.id, JobState.DELIVERED, only_from={JobState.COMPLETE})
+        self.delivered.append(job.id)
+        self.event.set()
+
+
+class QuietStatus:
+    async def refresh(self, job, *, force=False):
+        return None
+
+    async def tell_requester(self, job, text):
+        return True
+
+
+@pytest.fixture
+async def world(tmp_path):
+    async with run_simulator(SimulatorConfig(speed=SPEED, seed=3)) as sim:
+        store = JobStore(tmp_path / "jobs.sqlite3")
+        async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
+            schedule = Schedule(SPEED)
+            delivery = RecordingDelivery(store)
+            poller = Poller(store, client, delivery, QuietStatus(), PollerConfig(schedule=schedule))
+            service = JobService(
+                store, client, quotas=Quotas(100, 100), wake_poller=poller.wake, schedule=schedule
+            )
+            poller.start()
+            yield SimpleNamespace(
+                sim=sim, store=store, client=client, service=service, delivery=delivery
+            )
+            await poller.stop()
+        store.close()
+
+
+async def submit(service, kind, n, client=None):
+    if kind is JobKind.VIDEO:
+        avatar = (await client.list_avatars())[0].id
+        voice = (await client.list_voices())[0].id
+        params = {"avatar_id": avatar, "voice_id": voice, "text": f"hello {n}", "name": f"v{n}"}
+    else:
+        params = {"prompt": f"picture {n}", "name": f"p{n}", "seed": n}
+    return await service.submit(
+        kind, params, user_id=n, channel_id=1, guild_id=1, upload_limit=10**7
+    )
+
+
+async def wait_delivered(delivery, count, timeout=10.0):
+    async with asyncio.timeout(timeout):
+        while len(delivery.delivered) < count:
+            delivery.event.clear()
+            await delivery.event.wait()
+
+
+async def test_a_new_job_wakes_the_idle_poller_at_once(world):
+    sim = world.sim
+    service = world.service
+    delivery = world.delivery
+    await asyncio.sleep(0.05)  # the poller has found nothing to do and is asleep
+    started = time.monotonic()
+    job = await submit(service, JobKind.IMAGE, 1)
+    await sim.wait_for_requests("GET", f"/api/image/{job.miraflow_job_id}", timeout=5)
+    assert time.monotonic() - started < 2.0
+    await wait_delivered(delivery, 1)
+
+
+async def test_one_broken_job_does_not_stop_the_others(world):
+    store = world.store
+    service = world.service
+    delivery = world.delivery
+    broken = store.create_job(
+        kind=JobKind.IMAGE, user_id=9, channel_id=1, guild_id=1, params={}, upload_limit=1
+    )
+    store.set_state(broken.id, JobState.QUEUED)  # no Miraflow job id: every poll of it fails
+    jobs = [await submit(service, JobKind.IMAGE, n) for n in range(3)]
+    await wait_delivered(delivery, 3)
+    assert sorted(delivery.delivered) == sorted(j.id for j in jobs)
+    assert store.get(broken.id).attempts >= 1
+    assert store.get(broken.id).state is JobState.QUEUED
+
+
+async def test_a_sweep_of_the_video_list_finds_every_finished_video(world):
+    sim = world.sim
+    client = world.client
+    service = world.service
+    delivery = world.delivery
+    sim.config.video_seconds = (2000.0, 2000.0)  # 10 s real: they wait for us
+    jobs = [await submit(service, JobKind.VIDEO, n, client) for n in range(4)]
+    store = world.store
+    # Once each has had its first status call, the next is far off while sweeps run.
+    async with asyncio.timeout(5):
+        while any(store.get(job.id).polls < 1 for job in jobs):
+            await asyncio.sleep(0.01)
+    await sim.wait_for_requests("GET", "/api/videos", timeout=5)
+    finished_at = time.time()
+    for job in jobs:
+        sim.complete_now(job.miraflow_job_id)
+    await wait_delivered(delivery, 4)
+    status_calls_after = [
+        r for r in sim.requests if r.time >= finished_at and r.path.endswith("/status")
+    ]
+    assert status_calls_after == [], "the sweep, not per-video polls, noticed them"
