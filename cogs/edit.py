@@ -1,0 +1,198 @@
+"""/edit: change a picture from a prompt, with more reference pictures or a mask (inpainting)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice, Range
+from discord.ext import commands
+from PIL import Image
+
+from bot.errors import UserFacingError
+from bot.jobs.models import JobKind
+from bot.launch import job_name, random_seed, start_job
+from bot.media import (
+    ImageInfo,
+    MediaProblem,
+    check_attachment_size,
+    check_image_attachment,
+    check_mask,
+    normalize_mask,
+)
+from bot.validation import (
+    ASPECT_RATIOS,
+    MAX_PROMPT_LENGTH,
+    MAX_SEED,
+    check_aspect_ratio,
+    check_seed,
+    clean_text,
+)
+
+if TYPE_CHECKING:
+    from bot.client import MiraflowBot
+
+ASPECT_CHOICES = [Choice(name=ratio, value=ratio) for ratio in ASPECT_RATIOS]
+MASK_LABEL = "mask"
+MASK_WITH_REFERENCES = (
+    "A mask works with one image only. Leave out the mask to edit with several images, "
+    "or leave out image2 and image3 to repaint part of one image."
+)
+ALL_BLACK_MASK = (
+    "The mask is all black, so nothing would change. Paint the area to replace in white "
+    "(black or transparent areas are kept)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A checked file, ready for Miraflow's media workflow."""
+
+    label: str
+    data: bytes
+    file_name: str
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFiles:
+    images: list[Upload]  # the image first, then image2 and image3 when given
+    mask: Upload | None
+
+
+def check_declared_sizes(
+    attachments: Sequence[tuple[str, discord.Attachment]], max_bytes: int
+) -> None:
+    """Refuse, before downloading anything, an attachment Discord says is too large."""
+    for label, attachment in attachments:
+        try:
+            check_attachment_size(attachment.size, max_bytes=max_bytes, label=label)
+        except MediaProblem as problem:
+            raise UserFacingError(str(problem)) from problem
+
+
+def prepare_files(
+    images: Sequence[tuple[str, bytes]], mask: bytes | None, *, max_bytes: int
+) -> PreparedFiles:
+    """Check every file by its bytes and turn the mask into pure black and white.
+
+    CPU work (every image is decoded): run it in a thread. Raises MediaProblem.
+    """
+    uploads: list[Upload] = []
+    first_info: ImageInfo | None = None
+    for label, data in images:
+        info = check_image_attachment(data, max_bytes=max_bytes, label=label)
+        if first_info is None:
+            first_info = info
+        uploads.append(Upload(label, data, f"{label}.{info.extension}", info.mime_type))
+    if mask is None or first_info is None:
+        return PreparedFiles(uploads, None)
+    mask_info = check_image_attachment(mask, max_bytes=max_bytes, label=MASK_LABEL)
+    check_mask(mask_info, first_info)
+    black_and_white = normalize_mask(mask)
+    if not _has_white(black_and_white):
+        raise MediaProblem(ALL_BLACK_MASK)
+    return PreparedFiles(uploads, Upload(MASK_LABEL, black_and_white, "mask.png", "image/png"))
+
+
+def _has_white(mask_png: bytes) -> bool:
+    with Image.open(io.BytesIO(mask_png)) as image:
+        return image.getextrema()[1] > 0
+
+
+async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
+    try:
+        return await attachment.read()
+    except discord.HTTPException as exc:
+        raise UserFacingError(
+            f"I couldn't download the {label} file from Discord. Please attach it again."
+        ) from exc
+
+
+class Edit(commands.Cog):
+    def __init__(self, bot: MiraflowBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="edit")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        image="The picture to change",
+        prompt="What to change, in a sentence or two",
+        mask="White where the picture is repainted, black where it is kept (one image only)",
+        image2="Another reference picture",
+        image3="A third reference picture",
+        aspect_ratio="The result's shape",
+        negative_prompt="What the result should not contain",
+        seed="A number that makes the result repeatable (random if left out)",
+    )
+    @app_commands.choices(aspect_ratio=ASPECT_CHOICES)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: Range[str, 1, MAX_PROMPT_LENGTH],
+        mask: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        aspect_ratio: Choice[str] | None = None,
+        negative_prompt: Range[str, 1, MAX_PROMPT_LENGTH] | None = None,
+        seed: Range[int, 0, MAX_SEED] | None = None,
+    ) -> None:
+        """Change a picture from a prompt; add a mask to repaint only part of it."""
+        text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
+        negative = clean_text(
+            negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
+        )
+        ratio = check_aspect_ratio(aspect_ratio.value if aspect_ratio else None)
+        chosen_seed = check_seed(seed)
+        images = [
+            (label, attachment)
+            for label, attachment in (("image", image), ("image2", image2), ("image3", image3))
+            if attachment is not None
+        ]
+        if mask is not None and len(images) > 1:
+            raise UserFacingError(MASK_WITH_REFERENCES)
+        max_bytes = self.bot.settings.max_attachment_bytes
+        everything = [*images, *([(MASK_LABEL, mask)] if mask is not None else [])]
+        check_declared_sizes(everything, max_bytes)
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        # Before any download or upload, so a user over their quota costs nothing.
+        self.bot.jobs.check_quota(interaction.user.id)
+        image_bytes = [(label, await read_attachment(file, label)) for label, file in images]
+        mask_bytes = await read_attachment(mask, MASK_LABEL) if mask is not None else None
+        try:
+            files = await asyncio.to_thread(
+                prepare_files, image_bytes, mask_bytes, max_bytes=max_bytes
+            )
+        except MediaProblem as problem:
+            raise UserFacingError(str(problem)) from problem
+
+        params: dict[str, Any] = {
+            "prompt": text,
+            "name": job_name(text),
+            "aspect_ratio": ratio,
+            "negative_prompt": negative or None,
+            "seed": random_seed() if chosen_seed is None else chosen_seed,
+        }
+        if files.mask is not None:
+            params["original_media_id"] = await self._upload(files.images[0])
+            params["mask_media_id"] = await self._upload(files.mask)
+            await start_job(interaction, JobKind.INPAINT, params)
+        else:
+            params["media_ids"] = [await self._upload(upload) for upload in files.images]
+            await start_job(interaction, JobKind.EDIT, params)
+
+    async def _upload(self, upload: Upload) -> str:
+        return await self.bot.miraflow.upload_media(
+            upload.data, upload.file_name, upload.content_type
+        )
+
+
+async def setup(bot: MiraflowBot) -> None:
+    await bot.add_cog(Edit(bot))
