@@ -55,10 +55,12 @@ class Delivery:
     async def deliver(self, job: Job, status: JobStatus | None = None) -> None:
         """Post a complete job's result. Transient failures raise, for the poller to retry."""
         current = self._store.get(job.id)
-        if current is None or current.state is not JobState.COMPLETE:
+        if current is None or not self._still_wanted(job.id):
             return  # cancelled meanwhile, or delivered by an earlier attempt
         with tempfile.TemporaryDirectory(prefix="miraflow-") as folder:
             result = await self._fetch(current, status, Path(folder))
+            if not self._still_wanted(job.id):
+                return  # cancelled while the result was downloading
             message = await self._post(current, result)
         if message is None:
             self._store.set_state(
@@ -75,6 +77,10 @@ class Delivery:
         final = self._store.get(job.id)
         if final is not None:
             await self._status.refresh(final, force=True)
+
+    def _still_wanted(self, job_id: int) -> bool:
+        current = self._store.get(job_id)
+        return current is not None and current.state is JobState.COMPLETE
 
     # -- fetching --------------------------------------------------------------------
 

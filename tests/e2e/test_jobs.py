@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from bot.jobs.models import Job, JobState
 from tests.e2e.harness import wait_until
 
@@ -173,11 +171,6 @@ async def test_cancel_stops_delivery_of_a_working_job(fd, sim, bot):
     assert bot.store.active_count(alice.id) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/jobs/delivery.py checks the state only before fetching the result, "
-    "so a job cancelled while its result downloads is still posted (see the report)",
-)
 async def test_cancel_while_the_result_downloads_posts_nothing(fd, sim, bot):
     alice = fd.users.alice
     sim.hang("/files/images/")  # the picture's download is held: the delivery is under way
