@@ -18,6 +18,8 @@ from typing import Any, Protocol, TypeVar
 log = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 25  # Discord's limit on autocomplete choices
+# Shorter text is a name being typed: matching it inside ids would only add noise.
+MIN_ID_QUERY = 6
 
 _T = TypeVar("_T")
 
@@ -125,7 +127,8 @@ class Catalogue:
 
 
 def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[CatalogueItem]:
-    """Autocomplete ranking: name prefix matches, then name substrings, then id matches.
+    """Autocomplete ranking: name prefix matches, then name substrings, then id matches
+    (for text long enough to be part of an id).
 
     ``items`` are expected in name order (as the cache keeps them); each group keeps it.
     """
@@ -142,7 +145,7 @@ def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[Ca
             prefix.append(item)
         elif needle in name:
             inside.append(item)
-        elif needle in item.id.casefold():
+        elif len(needle) >= MIN_ID_QUERY and needle in item.id.casefold():
             by_id.append(item)
     # Among id matches, a pasted exact id comes first.
     by_id.sort(key=lambda item: item.id.casefold() != needle)

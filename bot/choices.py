@@ -29,19 +29,7 @@ log = logging.getLogger(__name__)
 CHOICE_LIMIT = 100  # Discord's limit on a choice's name and value
 # A safety net over the catalogue's own 0.8 s bound, still well inside Discord's 3 s.
 AUTOCOMPLETE_DEADLINE = 2.0
-# The catalogue also matches ids; a shorter text than this is a name being typed, and
-# matching it inside ids would only add noise to the list.
-MIN_ID_QUERY = 6
-
 Suggest = Callable[[str], Awaitable[list[CatalogueItem]]]
-
-
-def name_matches(items: Sequence[CatalogueItem], current: str) -> list[CatalogueItem]:
-    """Items matched by name in any case; by id too once the text is long enough for one."""
-    needle = current.strip().casefold()
-    if len(needle) >= MIN_ID_QUERY:
-        return list(items)
-    return [item for item in items if needle in item.name.casefold()]
 
 
 def as_choices(items: Sequence[CatalogueItem]) -> list[Choice[str]]:
@@ -65,7 +53,7 @@ async def _answer(suggest: Suggest, current: str, what: str) -> list[Choice[str]
     except Exception as exc:  # an autocomplete answer must always be sent, even an empty one
         log.warning("%s autocomplete failed: %r", what, exc)
         return []
-    return as_choices(name_matches(items, current))
+    return as_choices(items)
 
 
 async def avatar_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
