@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.miraflow.simulator import api as simulator_api
 from bot.miraflow.simulator.catalogue import (
-    AVATARS_BY_ID,
     STOCK_AVATARS,
     STOCK_VOICES,
     VOICES_BY_ID,
@@ -25,14 +23,12 @@ def extra_avatar(number: int) -> StockAvatar:
 
 
 @pytest.fixture
-def crowded_catalogue(monkeypatch):
-    """The simulator serves 6 stock avatars and has no runtime control to add more, so its
-    catalogue is extended here: 36 avatars, enough for 4 pages and the 25-choice cap."""
-    extras = tuple(extra_avatar(n) for n in range(1, EXTRA_AVATARS + 1))
-    monkeypatch.setattr(simulator_api, "STOCK_AVATARS", STOCK_AVATARS + extras)
-    for avatar in extras:
-        monkeypatch.setitem(AVATARS_BY_ID, avatar.id, avatar)
-    return STOCK_AVATARS + extras
+def crowded_catalogue(sim):
+    """36 avatars on the simulated account: enough for 4 pages and the 25-choice cap."""
+    for number in range(1, EXTRA_AVATARS + 1):
+        avatar = extra_avatar(number)
+        sim.avatars[avatar.id] = avatar
+    return list(sim.avatars.values())
 
 
 @pytest.fixture
@@ -157,7 +153,7 @@ async def test_autocomplete_offers_at_most_25_choices_by_name_with_ids(
             command, {"avatar": ""}, focused="avatar", subcommand=subcommand
         )
         assert len(choices) == 25
-        assert all(c["value"] in AVATARS_BY_ID for c in choices)
+        assert all(c["value"] in sim.avatars for c in choices)
     choices = await fd.autocomplete("speak", {"avatar": "extra 1"}, focused="avatar")
     by_name = {a.name: a.id for a in crowded_catalogue}
     expected = [f"Extra {n}" for n in range(10, 20)]

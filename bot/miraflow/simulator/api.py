@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import files
-from .catalogue import (
-    AVATARS_BY_ID,
-    STOCK_AVATARS,
-    STOCK_VOICES,
-    VOICES_BY_ID,
-    avatar_body,
-    voice_body,
-)
+from .catalogue import avatar_body, voice_body
 from .jobs import IMAGE_KINDS, JobKind, SimJob
 from .middleware import SIMULATOR_KEY
 from .responses import bad_request, not_found
 from .state import SimMedia
+
+if TYPE_CHECKING:
+    from .simulator import MiraflowSimulator
+
 from .validation import (
     check_prompt_fields,
     json_object,
@@ -48,14 +45,14 @@ def _created(job: SimJob) -> web.Response:
 async def list_avatars(request: web.Request) -> web.Response:
     avatars = [
         avatar_body(avatar, files.avatar_preview_url(request, avatar.id))
-        for avatar in STOCK_AVATARS
+        for avatar in request.app[SIMULATOR_KEY].avatars.values()
     ]
     return web.json_response({"avatars": avatars})
 
 
 @routes.get("/api/voices")
 async def list_voices(request: web.Request) -> web.Response:
-    voices = [voice_body(voice) for voice in STOCK_VOICES]
+    voices = [voice_body(voice) for voice in request.app[SIMULATOR_KEY].voices.values()]
     under_avatars = request.app[SIMULATOR_KEY].config.voices_under_avatars
     return web.json_response({"avatars" if under_avatars else "voices": voices})
 
@@ -116,15 +113,15 @@ async def create_video(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         params = await _audio_form(request)
-        _known_avatar(params["avatarId"])
+        _known_avatar(sim, params["avatarId"])
         sim.usable_media(params["mediaId"], "mediaId")
     else:
         params = await json_object(request)
         for field in ("avatarId", "name", "voiceId", "text"):
             required_text(params, field)
         optional_boolean(params, "im2vid_full")
-        _known_avatar(params["avatarId"])
-        if params["voiceId"] not in VOICES_BY_ID:
+        _known_avatar(sim, params["avatarId"])
+        if params["voiceId"] not in sim.voices:
             raise not_found(f"Voice '{params['voiceId']}' not found.")
     return _created(sim.create_job("video", params))
 
@@ -140,8 +137,8 @@ async def _audio_form(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def _known_avatar(avatar_id: str) -> None:
-    if avatar_id not in AVATARS_BY_ID:
+def _known_avatar(sim: MiraflowSimulator, avatar_id: str) -> None:
+    if avatar_id not in sim.avatars:
         raise not_found(f"Avatar '{avatar_id}' not found.")
 
 

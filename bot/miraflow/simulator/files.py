@@ -10,7 +10,6 @@ import asyncio
 
 from aiohttp import web
 
-from .catalogue import AVATARS_BY_ID
 from .jobs import IMAGE_KINDS, SimJob
 from .middleware import SIMULATOR_KEY
 from .pictures import padded_png, render_avatar_preview, render_result
@@ -104,7 +103,7 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
 @routes.get("/files/avatars/{avatar_id}.png")
 async def avatar_preview(request: web.Request) -> web.Response:
     _check_signature(request)
-    avatar = AVATARS_BY_ID.get(request.match_info["avatar_id"])
+    avatar = request.app[SIMULATOR_KEY].avatars.get(request.match_info["avatar_id"])
     if avatar is None:
         raise not_found("Unknown avatar.")
     png = await asyncio.to_thread(render_avatar_preview, avatar.name, avatar.id)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .app import build_app
+from .catalogue import STOCK_AVATARS, STOCK_VOICES, StockAvatar, StockVoice
 from .config import SimulatorConfig
 from .ids import new_cuid
 from .jobs import JobKind, Outcome, SimJob, new_job
@@ -38,6 +39,9 @@ class MiraflowSimulator:
         self.config = config if config is not None else SimulatorConfig()
         self.clock = clock
         self.jobs: dict[str, SimJob] = {}
+        # The account's catalogue, by id: the stock entries; tests may add their own.
+        self.avatars: dict[str, StockAvatar] = {a.id: a for a in STOCK_AVATARS}
+        self.voices: dict[str, StockVoice] = {v.id: v for v in STOCK_VOICES}
         self.media: dict[str, SimMedia] = {}
         self.requests: list[RecordedRequest] = []
         self.signer = UrlSigner()
