@@ -1,0 +1,98 @@
+"""Bad input across every command: a short ephemeral answer naming the problem, no Miraflow
+create call (nor upload), and the bot goes on serving the next command."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
+
+AVA = STOCK_AVATARS[0].id
+ARIA = STOCK_VOICES[0].id
+
+
+def png(size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PICTURE = ("picture.png", png(), "image/png")
+NOT_A_PICTURE = ("cat.png", b"this is a text file, not a picture", "image/png")
+SMALL_MASK = ("mask.png", png((32, 32)), "image/png")
+WAV_HEADER = b"RIFF\x24\x00\x00\x00WAVEfmt "
+
+CASES = [
+    # (command, group/subcommand, options, attachments, words in the answer)
+    ("imagine", None, {"prompt": "   "}, {}, "prompt is empty"),
+    ("imagine", None, {"prompt": "x" * 1001}, {}, "too long"),
+    ("imagine", None, {"prompt": "a cat", "seed": -1}, {}, "seed"),
+    ("imagine", None, {"prompt": "a cat", "negative_prompt": "n" * 1001}, {}, "too long"),
+    ("edit", None, {"prompt": "   "}, {"image": PICTURE}, "prompt is empty"),
+    ("edit", None, {"prompt": "make it blue"}, {"image": NOT_A_PICTURE}, "not"),
+    (
+        "edit",
+        None,
+        {"prompt": "a red door"},
+        {"image": PICTURE, "mask": SMALL_MASK},
+        "32x32",
+    ),
+    (
+        "edit",
+        None,
+        {"prompt": "a red door"},
+        {"image": PICTURE, "mask": PICTURE, "image2": PICTURE},
+        "mask",
+    ),
+    (
+        "speak",
+        None,
+        {"text": "hi", "avatar": AVA, "voice": ARIA},
+        {"audio": ("hi.wav", WAV_HEADER, "audio/wav")},
+        "not both",
+    ),
+    ("speak", None, {"avatar": AVA, "voice": ARIA}, {}, "`text`"),
+    ("speak", None, {"avatar": AVA}, {"audio": PICTURE}, "audio"),
+    ("speak", None, {"text": "hello", "avatar": "Nobody", "voice": ARIA}, {}, "Nobody"),
+    ("speak", None, {"text": "hello", "avatar": AVA, "voice": "Mute"}, {}, "Mute"),
+    ("speak", None, {"text": "hello"}, {}, "/avatar default"),
+    ("speak", None, {"text": "y" * 3001, "avatar": AVA, "voice": ARIA}, {}, "too long"),
+    ("avatar", "default", {}, {}, "avatar"),
+    ("avatar", "default", {"avatar": "Nobody"}, {}, "Nobody"),
+    ("jobs", "cancel", {"job": 999}, {}, "can't find"),
+    ("videos", "get", {"video": "cnotavideo000000000000000"}, {}, "can't find"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "subcommand", "options", "attachments", "words"),
+    CASES,
+    ids=[f"{c[0]}{'-' + c[1] if c[1] else ''}-{n}" for n, c in enumerate(CASES)],
+)
+async def test_bad_input_is_refused_kindly_and_costs_nothing(
+    fd, sim, bot, command, subcommand, options, attachments, words
+):
+    user = fd.users.owner if command == "videos" else fd.users.alice
+    inter = await fd.invoke(
+        command, options, user=user, subcommand=subcommand, attachments=attachments
+    )
+    answer = await fd.wait_for_response(inter, timeout=10)
+    assert answer.ephemeral
+    assert words in answer.content, answer.content
+    assert "Traceback" not in answer.content
+    assert len(answer.content) < 400
+    assert sim.count("POST", "/api/image") == 0
+    assert sim.count("POST", "/api/video/create") == 0
+    assert sim.count("POST", "/api/media") == 0
+    assert bot.store.recent_jobs(user.id) == []
+    # The bot goes on serving.
+    ok = await fd.invoke("imagine", {"prompt": "a calm lake"}, user=fd.users.bob)
+    assert "Started job" in (await fd.wait_for_response(ok, timeout=10)).content
+
+
+def test_the_table_covers_every_command_and_enough_cases():
+    assert len(CASES) >= 15
+    assert {case[0] for case in CASES} == {"imagine", "edit", "speak", "avatar", "jobs", "videos"}
