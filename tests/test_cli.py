@@ -62,3 +62,39 @@ def test_readme_invite_permissions_are_the_documented_ones():
     readme = (ROOT / "README.md").read_text()
     assert f"permissions={needed.value}" in readme
     assert "scope=bot%20applications.commands" in readme
+
+
+async def test_simulate_serves_the_miraflow_api_and_says_how_to_use_it(tmp_path):
+    import asyncio
+    import re
+
+    import aiohttp
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "simulate",
+        "--port",
+        "0",
+        "--api-key",
+        "try-me-123",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
+        base_url = re.search(r"MIRAFLOW_BASE_URL=(\S+?),", line).group(1)
+        assert "MIRAFLOW_API_KEY=try-me-123" in line
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{base_url}/api/avatars", headers={"x-api-key": "try-me-123"}
+            ) as r:
+                assert r.status == 200
+                assert (await r.json())["avatars"]
+            async with http.get(f"{base_url}/api/avatars") as r:
+                assert r.status == 401
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
