@@ -66,23 +66,26 @@ class Delivery:
             if not self._still_wanted(job.id):
                 return  # cancelled while the result was downloading
             message = await self._post(current, result)
+            self._record(job.id, message)  # at once: the sooner, the smaller a crash's window
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)
+        final = self._store.get(job.id)
+        if final is not None:
+            await self._status.refresh(final, force=True)
+
+    def _record(self, job_id: int, message: discord.Message | None) -> None:
         if message is None:
             self._store.set_state(
-                job.id,
+                job_id,
                 JobState.FAILED,
                 error="The result could not be posted in its channel nor sent by DM.",
                 only_from={JobState.COMPLETE},
             )
-            log.warning("job %s: result posted nowhere", job.id)
+            log.warning("job %s: result posted nowhere", job_id)
         else:
-            self._store.update(job.id, result_message_id=message.id)
-            self._store.set_state(job.id, JobState.DELIVERED, only_from={JobState.COMPLETE})
-            log.info("job %s delivered as message %s", job.id, message.id)
-        final = self._store.get(job.id)
-        if final is not None:
-            await self._status.refresh(final, force=True)
+            self._store.update(job_id, result_message_id=message.id)
+            self._store.set_state(job_id, JobState.DELIVERED, only_from={JobState.COMPLETE})
+            log.info("job %s delivered as message %s", job_id, message.id)
 
     def _still_wanted(self, job_id: int) -> bool:
         current = self._store.get(job_id)
