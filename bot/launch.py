@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.jobs.models import Job, JobKind
-from bot.validation import MAX_SEED
+from bot.validation import (
+    MAX_PROMPT_LENGTH,
+    MAX_SEED,
+    check_aspect_ratio,
+    check_seed,
+    clean_text,
+)
 
 if TYPE_CHECKING:
     from bot.client import MiraflowBot
@@ -29,6 +35,25 @@ def job_name(text: str) -> str:
     """A Miraflow job name derived from a prompt or script."""
     words = " ".join(text.split())
     return words[:NAME_LENGTH].rstrip() or "Discord request"
+
+
+def picture_params(
+    prompt: str, negative_prompt: str | None, aspect_ratio: str | None, seed: int | None
+) -> dict[str, Any]:
+    """The checked options every picture job shares (no I/O: run before acknowledging).
+    A seed is always chosen, so the result says how to make it again."""
+    text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
+    negative = clean_text(
+        negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
+    )
+    chosen_seed = check_seed(seed)
+    return {
+        "prompt": text,
+        "name": job_name(text),
+        "aspect_ratio": check_aspect_ratio(aspect_ratio),
+        "negative_prompt": negative or None,
+        "seed": random_seed() if chosen_seed is None else chosen_seed,
+    }
 
 
 async def start_job(interaction: discord.Interaction, kind: JobKind, params: dict[str, Any]) -> Job:

@@ -6,7 +6,7 @@ import asyncio
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,7 +16,7 @@ from PIL import Image
 
 from bot.errors import UserFacingError
 from bot.jobs.models import JobKind
-from bot.launch import job_name, random_seed, start_job
+from bot.launch import picture_params, start_job
 from bot.media import (
     ImageInfo,
     MediaProblem,
@@ -25,19 +25,11 @@ from bot.media import (
     check_mask,
     normalize_mask,
 )
-from bot.validation import (
-    ASPECT_RATIOS,
-    MAX_PROMPT_LENGTH,
-    MAX_SEED,
-    check_aspect_ratio,
-    check_seed,
-    clean_text,
-)
+from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
     from bot.client import MiraflowBot
 
-ASPECT_CHOICES = [Choice(name=ratio, value=ratio) for ratio in ASPECT_RATIOS]
 MASK_LABEL = "mask"
 MASK_WITH_REFERENCES = (
     "A mask works with one image only. Leave out the mask to edit with several images, "
@@ -144,12 +136,9 @@ class Edit(commands.Cog):
         seed: Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
         """Change a picture from a prompt; add a mask to repaint only part of it."""
-        text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
-        negative = clean_text(
-            negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
+        params = picture_params(
+            prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
         )
-        ratio = check_aspect_ratio(aspect_ratio.value if aspect_ratio else None)
-        chosen_seed = check_seed(seed)
         images = [
             (label, attachment)
             for label, attachment in (("image", image), ("image2", image2), ("image3", image3))
@@ -173,13 +162,6 @@ class Edit(commands.Cog):
         except MediaProblem as problem:
             raise UserFacingError(str(problem)) from problem
 
-        params: dict[str, Any] = {
-            "prompt": text,
-            "name": job_name(text),
-            "aspect_ratio": ratio,
-            "negative_prompt": negative or None,
-            "seed": random_seed() if chosen_seed is None else chosen_seed,
-        }
         if files.mask is not None:
             params["original_media_id"] = await self._upload(files.images[0])
             params["mask_media_id"] = await self._upload(files.mask)

@@ -10,20 +10,11 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.jobs.models import JobKind
-from bot.launch import job_name, random_seed, start_job
-from bot.validation import (
-    ASPECT_RATIOS,
-    MAX_PROMPT_LENGTH,
-    MAX_SEED,
-    check_aspect_ratio,
-    check_seed,
-    clean_text,
-)
+from bot.launch import picture_params, start_job
+from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
     from bot.client import MiraflowBot
-
-ASPECT_CHOICES = [Choice(name=ratio, value=ratio) for ratio in ASPECT_RATIOS]
 
 
 class Imagine(commands.Cog):
@@ -48,20 +39,10 @@ class Imagine(commands.Cog):
         seed: Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
         """Make a picture from a text prompt."""
-        text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
-        negative = clean_text(
-            negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
+        params = picture_params(
+            prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
         )
-        ratio = check_aspect_ratio(aspect_ratio.value if aspect_ratio else None)
-        chosen_seed = check_seed(seed)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        params = {
-            "prompt": text,
-            "name": job_name(text),
-            "aspect_ratio": ratio,
-            "negative_prompt": negative or None,
-            "seed": random_seed() if chosen_seed is None else chosen_seed,
-        }
         await start_job(interaction, JobKind.IMAGE, params)
 
 
