@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.jobs.models import Job, JobKind, JobState
@@ -105,10 +107,14 @@ async def run_phase(
     async with run_simulator(config) as sim:
         folder = tempfile.mkdtemp(prefix="bench-poller-")
         store = JobStore(Path(folder) / "jobs.sqlite3")
-        async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
+        sent: list[tuple[float, str, str]] = []
+        async with (
+            aiohttp.ClientSession(trace_configs=[request_recorder(sent)]) as session,
+            MiraflowClient(sim.api_key, base_url=sim.base_url, session=session) as client,
+        ):
             avatar = (await client.list_avatars())[0].id
             voice = (await client.list_voices())[0].id
-            sim.requests.clear()
+            sent.clear()
             schedule = Schedule(speed)
             delivery = RecordingDelivery(store)
             poller = Poller(
@@ -166,13 +172,26 @@ async def run_phase(
                         "state": final.state.value if final else None,
                     }
                 )
+            # Counted as the bot sends them: the simulator shares this process's event loop,
+            # so its arrival times bunch up whenever the loop is busy.
             calls = [
-                (r.time, r.path)
-                for r in sim.requests
-                if r.method == "GET" and r.path.startswith((*STATUS_PATHS, "/api/videos"))
+                (at, path)
+                for at, method, path in sent
+                if method == "GET" and path.startswith((*STATUS_PATHS, "/api/videos"))
             ]
         store.close()
     return {"records": records, "calls": calls, "started": started, "finished": finished}
+
+
+def request_recorder(sent: list[tuple[float, str, str]]) -> aiohttp.TraceConfig:
+    """Notes the time, method and path of every request the client starts."""
+
+    async def on_start(_session: Any, _context: Any, params: Any) -> None:
+        sent.append((time.time(), params.method, params.url.path))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    return trace
 
 
 def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:

@@ -158,14 +158,20 @@ class Poller:
             free = self._config.max_in_flight - len(self._running)
             if free <= 0:
                 return
-            due = [j for j in self._store.due_jobs(now, limit=free) if j.id not in self._running]
+            due = self._store.due_jobs(now, limit=free)
             if not due:
                 return
             for job in due:
-                self._store.update(job.id, next_poll_at=now + LEASE)
-                self._running[job.id] = asyncio.create_task(
-                    self._handle(job), name=f"miraflow-job-{job.id}"
-                )
+                self._claim(job, now)
+
+    def _claim(self, job: Job, now: float) -> None:
+        """Start handling a job. Its lease keeps it from being due while it is handled;
+        a crash leaves it due again when the lease runs out."""
+        lease = now + LEASE
+        self._store.update(job.id, next_poll_at=lease)
+        self._running[job.id] = asyncio.create_task(
+            self._handle(job, lease), name=f"miraflow-job-{job.id}"
+        )
 
     def _start_sweep_if_due(self) -> None:
         idle = self._sweep_task is None or self._sweep_task.done()
@@ -179,11 +185,10 @@ class Poller:
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
+        now = self._clock()
         for job in finished:
-            if job.id not in self._running:
-                self._running[job.id] = asyncio.create_task(
-                    self._handle(job), name=f"miraflow-job-{job.id}"
-                )
+            if job.id not in self._running:  # else it is taken up when its poll ends
+                self._claim(job, now)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
@@ -196,6 +201,7 @@ class Poller:
             next_at = max(next_at, self._paused_until)
             wait = min(max(next_at - now, 0.0), MAX_IDLE_WAIT)
         if wait <= 0:
+            await asyncio.sleep(0)  # never spin without letting the jobs in flight run
             return
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
         # arrives as the event is set, which would leave stop() waiting for a minute.
@@ -203,7 +209,7 @@ class Poller:
             async with asyncio.timeout(wait):
                 await self._wake.wait()
 
-    async def _handle(self, job: Job) -> None:
+    async def _handle(self, job: Job, lease: float) -> None:
         try:
             if job.state is JobState.COMPLETE:
                 await self._deliver(job, None)
@@ -218,7 +224,15 @@ class Poller:
             self._reschedule_after_error(job, None)
         finally:
             self._running.pop(job.id, None)
+            self._release(job.id, lease)
             self._wake.set()
+
+    def _release(self, job_id: int, lease: float) -> None:
+        """A job whose handling set no new time (its state changed meanwhile, say by a
+        sweep) is due again at once rather than when its lease runs out."""
+        current = self._store.get(job_id)
+        if current is not None and current.state.is_pollable and current.next_poll_at == lease:
+            self._store.update(job_id, next_poll_at=self._clock())
 
     # -- one job -----------------------------------------------------------------------
 

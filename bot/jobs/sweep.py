@@ -63,9 +63,7 @@ class VideoSweep:
             if job.miraflow_job_id not in finished_ids:
                 continue
             if self._store.set_state(job.id, JobState.COMPLETE, only_from=WAITING):
-                # Due at once: if a status call of it is under way, the poller delivers it
-                # as soon as that call ends.
-                self._store.update(job.id, progress=100, attempts=0, next_poll_at=self._clock())
+                self._store.update(job.id, progress=100, attempts=0)
                 complete = self._store.get(job.id)
                 if complete is not None:
                     finished.append(complete)

@@ -125,3 +125,30 @@ async def test_a_sweep_of_the_video_list_finds_every_finished_video(world):
         r for r in sim.requests if r.time >= finished_at and r.path.endswith("/status")
     ]
     assert status_calls_after == [], "the sweep, not per-video polls, noticed them"
+
+
+async def test_a_video_the_sweep_finishes_during_its_own_status_call_is_delivered_at_once(world):
+    sim, client, service, delivery, store = (
+        world.sim,
+        world.client,
+        world.service,
+        world.delivery,
+        world.store,
+    )
+    sim.config.video_seconds = (4000.0, 4000.0)
+    jobs = [await submit(service, JobKind.VIDEO, n, client) for n in range(4)]
+    async with asyncio.timeout(5):
+        while any(store.get(job.id).polls < 1 for job in jobs):
+            await asyncio.sleep(0.01)
+    first = jobs[0]
+    sim.hang(f"/api/video/{first.miraflow_job_id}/status")
+    async with asyncio.timeout(5):
+        while sim.held_requests < 1:  # its next status call is under way, and held
+            await asyncio.sleep(0.01)
+    for job in jobs:
+        sim.complete_now(job.miraflow_job_id)
+    await wait_delivered(delivery, 3)
+    assert first.id not in delivery.delivered
+    sim.unhang()
+    # Not after its two-minute lease: as soon as its own call ends.
+    await wait_delivered(delivery, 4, timeout=5)
