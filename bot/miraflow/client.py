@@ -1,30 +1,24 @@
-"""The only module that speaks HTTP to Miraflow.
+"""The only module that speaks to Miraflow: one async method per endpoint of its API.
 
-Reads (GET) are retried with exponential backoff and full jitter on connection failures,
-timeouts, 429 and 5xx. The create calls and the media workflow's POST and PUT are sent exactly
-once, whatever happens: a create call costs money and is not idempotent.
+It builds each request and reads each answer; the HTTP underneath (redirects, error mapping,
+retries of reads, streaming downloads) is `bot.miraflow.transport`'s. Reads (GET) are retried
+with exponential backoff and full jitter on connection failures, timeouts, 429 and 5xx. The
+create calls and the media workflow's POST and PUT are sent exactly once, whatever happens:
+a create call costs money and is not idempotent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
-import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import quote
 
 import aiohttp
-from yarl import URL
 
 from bot.miraflow.constants import (
-    API_KEY_HEADER,
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
     DEFAULT_BASE_URL,
@@ -32,31 +26,10 @@ from bot.miraflow.constants import (
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_TIMEOUT,
     DOWNLOAD_CHUNK_SIZE,
-    ERROR_BODY_READ_LIMIT,
-    MAX_REDIRECTS,
-    USER_AGENT,
 )
-from bot.miraflow.errors import (
-    FileTooLargeError,
-    MiraflowConnectionError,
-    MiraflowError,
-    MiraflowTimeoutError,
-    RateLimitedError,
-    ServerError,
-    UnexpectedResponseError,
-    error_for_status,
-    message_from_body,
-    parse_retry_after,
-    truncate,
-)
+from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-_RETRYABLE = (MiraflowConnectionError, MiraflowTimeoutError, RateLimitedError, ServerError)
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_REDACTED = "[redacted]"
+from bot.miraflow.transport import MiraflowTransport
 
 
 class MiraflowClient:
@@ -85,34 +58,29 @@ class MiraflowClient:
         `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut."""
         if not api_key:
             raise ValueError("api_key must not be empty")
-        self._api_key = api_key
-        self._base = base_url.rstrip("/")
-        self._origin = URL(self._base).origin()
-        self._session = session
-        self._owns_session = session is None
-        self._closed = False
-        self._call_timeout = aiohttp.ClientTimeout(total=timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=timeout,
-            sock_read=timeout if read_timeout is None else read_timeout,
+        self._http = MiraflowTransport(
+            api_key,
+            base_url,
+            session,
+            timeout=timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            retry_after_cap=retry_after_cap,
+            chunk_size=chunk_size,
         )
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._retry_after_cap = retry_after_cap
-        self._chunk_size = chunk_size
 
     @property
     def base_url(self) -> str:
-        return self._base
+        return self._http.base_url
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<MiraflowClient base_url={self._base!r} {state}>"
+        state = "closed" if self._http.closed else "open"
+        return f"<MiraflowClient base_url={self.base_url!r} {state}>"
 
     async def __aenter__(self) -> Self:
-        self._ensure_session()
+        self._http.ensure_session()
         return self
 
     async def __aexit__(
@@ -125,30 +93,28 @@ class MiraflowClient:
 
     async def close(self) -> None:
         """Closes the session if this client created it; a borrowed one is left open."""
-        self._closed = True
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     # Catalogue
 
     async def list_avatars(self) -> list[Avatar]:
-        body = await self._get_json("/api/avatars")
+        body = await self._http.get_json("/api/avatars")
         return [avatar for avatar in map(Avatar.from_api, _items(body, "avatars")) if avatar.id]
 
     async def list_voices(self) -> list[Voice]:
         """The vendor's sample puts voices under `avatars`; both keys are accepted."""
-        body = await self._get_json("/api/voices")
+        body = await self._http.get_json("/api/voices")
         return [
             voice for voice in map(Voice.from_api, _items(body, "voices", "avatars")) if voice.id
         ]
 
     async def list_videos(self) -> list[Video]:
-        body = await self._get_json("/api/videos")
+        body = await self._http.get_json("/api/videos")
         return [video for video in map(Video.from_api, _items(body, "videos")) if video.id]
 
     async def get_video(self, video_id: str) -> Video:
         """A completed video's metadata, with a fresh `download_url` (valid about 24 h)."""
-        body = _as_dict(await self._get_json(f"/api/video/{_segment(video_id)}"))
+        body = _as_dict(await self._http.get_json(f"/api/video/{_segment(video_id)}"))
         inner = body.get("video")
         return Video.from_api(inner if isinstance(inner, dict) else body)
 
@@ -160,8 +126,8 @@ class MiraflowClient:
         The file appears at `dest` only once complete; over `max_bytes`, FileTooLargeError is
         raised and nothing is left behind.
         """
-        return await self._download(
-            self._url(f"/api/video/{_segment(video_id)}/download"), dest, max_bytes
+        return await self._http.download(
+            self._http.url(f"/api/video/{_segment(video_id)}/download"), dest, max_bytes
         )
 
     async def download(
@@ -171,7 +137,7 @@ class MiraflowClient:
 
         The API key goes only to `base_url`'s origin, never to a storage host.
         """
-        return await self._download(self._resolve(url), dest, max_bytes)
+        return await self._http.download(self._http.resolve(url), dest, max_bytes)
 
     # Videos
 
@@ -211,7 +177,7 @@ class MiraflowClient:
         return await self._create("/api/video/create", json=body)
 
     async def video_status(self, job_id: str) -> JobStatus:
-        body = await self._get_json(f"/api/video/{_segment(job_id)}/status")
+        body = await self._http.get_json(f"/api/video/{_segment(job_id)}/status")
         return JobStatus.from_api(_as_dict(body))
 
     # Images
@@ -278,7 +244,7 @@ class MiraflowClient:
 
     async def image_job(self, job_id: str) -> JobStatus:
         """An image job's status; when finished, `image` holds the result."""
-        body = await self._get_json(f"/api/image/{_segment(job_id)}")
+        body = await self._http.get_json(f"/api/image/{_segment(job_id)}")
         return JobStatus.from_api(_as_dict(body))
 
     # Media
@@ -290,9 +256,9 @@ class MiraflowClient:
         pre-signed storage URL, without the API key.
         """
         started = _as_dict(
-            await self._exchange_json(
+            await self._http.exchange_json(
                 "POST",
-                self._url("/api/media/initialize"),
+                self._http.url("/api/media/initialize"),
                 json={"fileName": file_name, "contentType": content_type, "fileSize": len(data)},
             )
         )
@@ -301,219 +267,28 @@ class MiraflowClient:
             raise UnexpectedResponseError(
                 "Miraflow's media initialize answer has no mediaId or uploadUrl"
             )
-        async with self._exchange(
-            "PUT",
-            self._resolve(upload_url),
-            timeout=self._stream_timeout,
-            send_key=False,
-            data=data,
-            headers={"Content-Type": content_type},
-        ) as response:
-            await response.read()
-        finished = await self._exchange_json(
-            "POST", self._url("/api/media/finalize"), json={"mediaId": media_id}
+        await self._http.put_upload(self._http.resolve(upload_url), data, content_type)
+        finished = await self._http.exchange_json(
+            "POST", self._http.url("/api/media/finalize"), json={"mediaId": media_id}
         )
         if isinstance(finished, dict) and finished.get("success") is False:
             raise UnexpectedResponseError(
-                self._redact(f"Miraflow did not finalize the upload: {finished}")
+                self._http.redact(f"Miraflow did not finalize the upload: {finished}")
             )
         return media_id
 
     # Plumbing
 
-    def _url(self, path: str) -> URL:
-        return URL(self._base + path, encoded=True)
-
-    def _resolve(self, url: str) -> URL:
-        return URL(self._base + "/", encoded=True).join(URL(url, encoded=True))
-
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("this MiraflowClient is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, _REDACTED)
-
-    def _where(self, url: URL) -> str:
-        """A URL fit for a log line: its path, plus its origin when foreign; never a query."""
-        return url.path if url.origin() == self._origin else f"{url.origin()}{url.path}"
-
-    async def _get_json(self, path: str) -> Any:
-        url = self._url(path)
-        return await self._retrying(f"GET {path}", lambda: self._exchange_json("GET", url))
-
     async def _create(self, path: str, **body: Any) -> CreatedJob:
-        answer = _as_dict(await self._exchange_json("POST", self._url(path), **body))
+        """A create call: sent exactly once, never retried, whatever happens."""
+        answer = _as_dict(await self._http.exchange_json("POST", self._http.url(path), **body))
         job = CreatedJob.from_api(answer)
         if not job.job_id:
             shown = truncate(json.dumps(answer), 200)
             raise UnexpectedResponseError(
-                self._redact(f"Miraflow's answer has no job id: {shown}"), 200
+                self._http.redact(f"Miraflow's answer has no job id: {shown}"), 200
             )
         return job
-
-    async def _exchange_json(self, method: str, url: URL, **kwargs: Any) -> Any:
-        async with self._exchange(method, url, timeout=self._call_timeout, **kwargs) as response:
-            raw = await response.read()
-            status = response.status
-        try:
-            return json.loads(raw)
-        except ValueError:
-            shown = message_from_body(raw, status)
-            raise UnexpectedResponseError(
-                self._redact(f"Miraflow's answer is not JSON: {shown}"), status
-            ) from None
-
-    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        retries = 0
-        while True:
-            try:
-                return await attempt()
-            except _RETRYABLE as error:
-                if retries >= self._max_retries:
-                    raise
-                delay = self._delay_before_retry(retries, error)
-                retries += 1
-                log.debug(
-                    "%s failed (%s); retry %d/%d in %.2f s",
-                    what,
-                    error,
-                    retries,
-                    self._max_retries,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
-    def _delay_before_retry(self, retries: int, error: MiraflowError) -> float:
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return min(error.retry_after, self._retry_after_cap)
-        return random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**retries))
-
-    @asynccontextmanager
-    async def _exchange(
-        self,
-        method: str,
-        url: URL,
-        *,
-        timeout: aiohttp.ClientTimeout,
-        send_key: bool = True,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """One request and its answer (body read inside the `async with`).
-
-        An error status raises the matching MiraflowError; aiohttp's failures become
-        MiraflowConnectionError or MiraflowTimeoutError, with the key redacted. Each exchange
-        is logged at DEBUG as method, path, status and duration, never headers or queries.
-        """
-        session = self._ensure_session()
-        started = time.monotonic()
-        outcome = "no answer"
-        try:
-            response = await self._send(session, method, url, timeout, send_key, headers, kwargs)
-            outcome = str(response.status)
-            try:
-                if response.status >= 300:
-                    raise await self._error_from(response)
-                yield response
-            finally:
-                response.release()
-        except TimeoutError:
-            outcome = "timeout"
-            raise MiraflowTimeoutError(
-                f"no answer from Miraflow in time ({method} {self._where(url)})"
-            ) from None
-        except aiohttp.ClientConnectorError as error:
-            outcome = "connection refused"
-            message = self._redact(f"could not connect to Miraflow: {error}")
-            raise MiraflowConnectionError(message, request_sent=False) from None
-        except aiohttp.ClientError as error:
-            outcome = type(error).__name__
-            message = self._redact(
-                f"connection to Miraflow failed: {type(error).__name__}: {error}"
-            )
-            raise MiraflowConnectionError(message) from None
-        finally:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
-
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        timeout: aiohttp.ClientTimeout,
-        send_key: bool,
-        headers: dict[str, str] | None,
-        kwargs: dict[str, Any],
-    ) -> aiohttp.ClientResponse:
-        """Sends the request, following a GET's redirects here rather than in aiohttp, which
-        would carry the x-api-key header along to another host (it strips only Authorization)."""
-        for _ in range(MAX_REDIRECTS + 1):
-            request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-            if send_key and url.origin() == self._origin:
-                request_headers[API_KEY_HEADER] = self._api_key
-            response = await session.request(
-                method,
-                url,
-                headers=request_headers,
-                timeout=timeout,
-                allow_redirects=False,
-                raise_for_status=False,
-                **kwargs,
-            )
-            location = response.headers.get("Location")
-            if method != "GET" or response.status not in _REDIRECT_STATUSES or not location:
-                return response
-            response.release()
-            url = url.join(URL(location, encoded=True))
-        raise UnexpectedResponseError("Miraflow redirected too many times", response.status)
-
-    async def _error_from(self, response: aiohttp.ClientResponse) -> MiraflowError:
-        raw = bytearray()
-        try:
-            async for chunk in response.content.iter_chunked(8192):
-                raw += chunk
-                if len(raw) >= ERROR_BODY_READ_LIMIT:
-                    break
-        except (aiohttp.ClientError, TimeoutError):
-            pass  # the status alone still says what happened
-        message = self._redact(message_from_body(bytes(raw), response.status))
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return error_for_status(response.status, message, retry_after=retry_after)
-
-    async def _download(self, url: URL, dest: str | os.PathLike[str], max_bytes: int | None) -> int:
-        target = Path(dest)
-        partial = target.with_name(target.name + ".part")
-        try:
-            written = await self._retrying(
-                f"GET {self._where(url)}", lambda: self._stream_to(url, partial, max_bytes)
-            )
-            await asyncio.to_thread(partial.replace, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return written
-
-    async def _stream_to(self, url: URL, partial: Path, max_bytes: int | None) -> int:
-        async with self._exchange("GET", url, timeout=self._stream_timeout) as response:
-            declared = response.content_length
-            if max_bytes is not None and declared is not None and declared > max_bytes:
-                raise FileTooLargeError(max_bytes, declared)
-            written = 0
-            sink = await asyncio.to_thread(partial.open, "wb")
-            try:
-                async for chunk in response.content.iter_chunked(self._chunk_size):
-                    written += len(chunk)
-                    if max_bytes is not None and written > max_bytes:
-                        raise FileTooLargeError(max_bytes)
-                    await asyncio.to_thread(sink.write, chunk)
-            finally:
-                await asyncio.to_thread(sink.close)
-        return written
 
 
 def _segment(value: str) -> str:
