@@ -1,9 +1,10 @@
 """The one background task that follows every pending job until it is delivered.
 
-Each job carries its own `next_poll_at`. The loop claims due jobs (pushing their
-`next_poll_at` a lease ahead, so a crash mid-poll only delays them), polls them with
-a cap on calls in flight and on calls per second, and sleeps until the next one is
-due or until a new job wakes it. No error of one job or one call stops it.
+Each job carries its own `next_poll_at` in the store. The loop hands each due job to a
+task of its own (a job stays due until its handling sets a new time, so a crash mid-poll
+leaves it due at the next start), with a cap on calls in flight and on calls per second,
+and sleeps until the next one is due or until a new job or a finished task wakes it. No
+error of one job or one call stops it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from bot.ui.progress import KIND_LABELS
 
 log = logging.getLogger(__name__)
 
-LEASE = 120.0  # a claimed job is looked at again after this long if its poll never ends
 MAX_IDLE_WAIT = 60.0
 MAX_NOT_FOUND = 3
 MAX_DELIVERY_ATTEMPTS = 8
@@ -158,19 +158,18 @@ class Poller:
             free = self._config.max_in_flight - len(self._running)
             if free <= 0:
                 return
-            due = self._store.due_jobs(now, limit=free)
+            # Jobs being handled stay due until their handling sets a new time, so ask for
+            # enough rows to see past them.
+            candidates = self._store.due_jobs(now, limit=free + len(self._running))
+            due = [job for job in candidates if job.id not in self._running][:free]
             if not due:
                 return
             for job in due:
-                self._claim(job, now)
+                self._start_handling(job)
 
-    def _claim(self, job: Job, now: float) -> None:
-        """Start handling a job. Its lease keeps it from being due while it is handled;
-        a crash leaves it due again when the lease runs out."""
-        lease = now + LEASE
-        self._store.update(job.id, next_poll_at=lease)
+    def _start_handling(self, job: Job) -> None:
         self._running[job.id] = asyncio.create_task(
-            self._handle(job, lease), name=f"miraflow-job-{job.id}"
+            self._handle(job), name=f"miraflow-job-{job.id}"
         )
 
     def _start_sweep_if_due(self) -> None:
@@ -185,17 +184,16 @@ class Poller:
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
-        now = self._clock()
         for job in finished:
-            if job.id not in self._running:  # else it is taken up when its poll ends
-                self._claim(job, now)
+            if job.id not in self._running:  # else it is still due once its poll ends
+                self._start_handling(job)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
         now = self._clock()
         wait = MAX_IDLE_WAIT
         if len(self._running) < self._config.max_in_flight:
-            next_at = self._store.next_due_at() or now + MAX_IDLE_WAIT
+            next_at = self._store.next_due_at(excluding=self._running) or now + MAX_IDLE_WAIT
             if self._sweep.next_at is not None:
                 next_at = min(next_at, self._sweep.next_at)
             next_at = max(next_at, self._paused_until)
@@ -209,7 +207,7 @@ class Poller:
             async with asyncio.timeout(wait):
                 await self._wake.wait()
 
-    async def _handle(self, job: Job, lease: float) -> None:
+    async def _handle(self, job: Job) -> None:
         try:
             if job.state is JobState.COMPLETE:
                 await self._deliver(job, None)
@@ -224,15 +222,7 @@ class Poller:
             self._reschedule_after_error(job, None)
         finally:
             self._running.pop(job.id, None)
-            self._release(job.id, lease)
             self._wake.set()
-
-    def _release(self, job_id: int, lease: float) -> None:
-        """A job whose handling set no new time (its state changed meanwhile, say by a
-        sweep) is due again at once rather than when its lease runs out."""
-        current = self._store.get(job_id)
-        if current is not None and current.state.is_pollable and current.next_poll_at == lease:
-            self._store.update(job_id, next_poll_at=self._clock())
 
     # -- one job -----------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ class PollPolicy:
     lead: float  # share of the estimated remaining time to sleep through before checking
 
 
-IMAGE_POLICY = PollPolicy(first=4.0, floor=1.0, ceiling=10.0, tail=1.5, lead=0.8)
+IMAGE_POLICY = PollPolicy(first=4.0, floor=1.0, ceiling=10.0, tail=1.0, lead=0.8)
 VIDEO_POLICY = PollPolicy(first=20.0, floor=3.0, ceiling=60.0, tail=4.0, lead=0.8)
 
 # With several videos pending, one `GET /api/videos` every SWEEP_INTERVAL seconds shows

@@ -308,9 +308,14 @@ class JobStore:
             f"{_POLLABLE} AND next_poll_at <= ? ORDER BY next_poll_at, id LIMIT ?", [now, limit]
         )
 
-    def next_due_at(self) -> float | None:
-        """When the next pollable job is due; None when nothing is pending."""
-        row = self._db.execute(f"SELECT min(next_poll_at) FROM jobs WHERE {_POLLABLE}").fetchone()
+    def next_due_at(self, excluding: Collection[int] = ()) -> float | None:
+        """When the next pollable job is due, leaving out the jobs `excluding` names (those
+        being handled right now); None when nothing is pending."""
+        marks = ", ".join("?" * len(excluding))
+        also = f" AND id NOT IN ({marks})" if excluding else ""
+        row = self._db.execute(
+            f"SELECT min(next_poll_at) FROM jobs WHERE {_POLLABLE}{also}", list(excluding)
+        ).fetchone()
         return row[0]
 
     def pending_count(self) -> int:
