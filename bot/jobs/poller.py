@@ -65,17 +65,29 @@ class RateLimiter:
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[float] = deque()
+        self._urgent_waiting = 0
 
-    async def acquire(self) -> None:
-        while True:
-            now = self._clock()
-            slot = max(now, self._next_slot)
-            if len(self._recent) >= self._per_window:
-                slot = max(slot, self._recent[0] + self._window)
-            if slot <= now:
-                break
-            self._next_slot = max(self._next_slot, slot)
-            await asyncio.sleep(slot - now)
+    async def acquire(self, *, urgent: bool = True) -> None:
+        """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
+        watches for its end) lets every urgent one waiting go first."""
+        if urgent:
+            self._urgent_waiting += 1
+        try:
+            while True:
+                now = self._clock()
+                slot = max(now, self._next_slot)
+                if len(self._recent) >= self._per_window:
+                    slot = max(slot, self._recent[0] + self._window)
+                if not urgent and self._urgent_waiting:
+                    slot = max(slot, now + self._interval)
+                if slot <= now:
+                    break
+                if urgent:
+                    self._next_slot = max(self._next_slot, slot)
+                await asyncio.sleep(slot - now)
+        finally:
+            if urgent:
+                self._urgent_waiting -= 1
         self._next_slot = now + self._interval
         self._recent.append(now)
         while len(self._recent) > self._per_window:
@@ -240,7 +252,7 @@ class Poller:
             )
 
     async def _poll(self, job: Job) -> None:
-        await self._limiter.acquire()
+        await self._limiter.acquire(urgent=not (job.kind.makes_video and self._sweep.active))
         try:
             status = await fetch_status(self._client, job)
         except MiraflowError as exc:

@@ -82,3 +82,18 @@ async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_se
         assert sum(1 for t in times[i:] if t < start + window) <= 10
     # Spread out, not bunched: 60 calls take about 6 "seconds".
     assert times[-1] - times[0] >= 5 * window
+
+
+async def test_urgent_calls_go_before_the_ones_that_can_wait():
+    limiter = RateLimiter(10.0, speed=200.0)
+    order: list[str] = []
+
+    async def call(kind: str):
+        await limiter.acquire(urgent=kind == "urgent")
+        order.append(kind)
+
+    waiting = [call("progress") for _ in range(5)] + [call("urgent") for _ in range(5)]
+    await asyncio.gather(*waiting)
+    # The first call finds the limiter idle; after it, every urgent call comes first.
+    assert order[1:6] == ["urgent"] * 5 or order[:5] == ["urgent"] * 5
+    assert order.count("progress") == 5
