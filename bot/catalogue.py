@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 log = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 25  # Discord's limit on autocomplete choices
+VIDEO_TTL = 60.0
 # Shorter text is a name being typed: matching it inside ids would only add noise.
 MIN_ID_QUERY = 6
 
@@ -31,10 +32,7 @@ class CatalogueItem(Protocol):
     def id(self) -> str: ...
 
     @property
-    def name(self) -> str: ...
-
-    @property
-    def preview_url(self) -> str | None: ...
+    def name(self) -> str | None: ...
 
     @property
     def extra(self) -> Mapping[str, Any]: ...
@@ -46,6 +44,8 @@ class CatalogueSource(Protocol):
     async def list_avatars(self) -> Sequence[CatalogueItem]: ...
 
     async def list_voices(self) -> Sequence[CatalogueItem]: ...
+
+    async def list_videos(self) -> Sequence[CatalogueItem]: ...
 
 
 class CatalogueClosedError(RuntimeError):
@@ -67,6 +67,10 @@ class Catalogue:
         self._closed = False
         self._avatars = _Shelf("avatar", source.list_avatars, ttl, clock, self._spawn)
         self._voices = _Shelf("voice", source.list_voices, ttl, clock, self._spawn)
+        # The account's finished videos change often: kept briefly, newest first.
+        self._videos = _Shelf(
+            "video", source.list_videos, min(ttl, VIDEO_TTL), clock, self._spawn, _newest_first
+        )
 
     async def avatars(self) -> list[CatalogueItem]:
         return list(await self._avatars.get())
@@ -83,6 +87,17 @@ class Catalogue:
         self, current: str, limit: int = MAX_SUGGESTIONS
     ) -> list[CatalogueItem]:
         return await self._suggest(self._voices, current, limit)
+
+    async def videos(self, *, fresh: bool = False) -> list[CatalogueItem]:
+        """The account's finished videos; `fresh` asks Miraflow now (errors are raised)."""
+        if fresh:
+            return list(await self._videos.start_refresh())
+        return list(await self._videos.get())
+
+    async def suggest_videos(
+        self, current: str, limit: int = MAX_SUGGESTIONS
+    ) -> list[CatalogueItem]:
+        return await self._suggest(self._videos, current, limit)
 
     async def find_avatar(self, value: str) -> CatalogueItem | None:
         return find(await self._avatars.get(), value)
@@ -140,7 +155,7 @@ def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[Ca
     inside: list[CatalogueItem] = []
     by_id: list[CatalogueItem] = []
     for item in items:
-        name = item.name.casefold()
+        name = (item.name or "").casefold()
         if name.startswith(needle):
             prefix.append(item)
         elif needle in name:
@@ -162,13 +177,19 @@ def find(items: Sequence[CatalogueItem], value: str) -> CatalogueItem | None:
             return item
     folded = wanted.casefold()
     for item in items:
-        if item.name.casefold() == folded:
+        if (item.name or "").casefold() == folded:
             return item
     return None
 
 
 def _by_name(item: CatalogueItem) -> tuple[str, str]:
-    return (item.name.casefold(), item.id)
+    return ((item.name or "").casefold(), item.id)
+
+
+def _newest_first(item: CatalogueItem) -> tuple[bool, float]:
+    """Dated items newest first, then the undated ones (the sort is stable)."""
+    when = getattr(item, "created", None)
+    return (when is None, -when.timestamp() if when is not None else 0.0)
 
 
 class _Spawn(Protocol):
@@ -187,13 +208,15 @@ class _Shelf:
         ttl: float,
         clock: Callable[[], float],
         spawn: _Spawn,
+        order: Callable[[CatalogueItem], Any] | None = _by_name,
     ) -> None:
         self._kind = kind
+        self._order = order
         self._fetch = fetch
         self._ttl = ttl
         self._clock = clock
         self._spawn = spawn
-        self.items: list[CatalogueItem] | None = None  # sorted by name; None: never fetched
+        self.items: list[CatalogueItem] | None = None  # in `order`; None: never fetched
         self._fetched_at = 0.0
         self._refresh: asyncio.Task[list[CatalogueItem]] | None = None
         self._failing = False  # a failure was logged and no fetch has succeeded since
@@ -221,7 +244,9 @@ class _Shelf:
         return self._refresh
 
     async def _fetch_and_store(self) -> list[CatalogueItem]:
-        items = sorted(await self._fetch(), key=_by_name)
+        items = list(await self._fetch())
+        if self._order is not None:
+            items.sort(key=self._order)
         self.items = items
         self._fetched_at = self._clock()
         if self._failing:

@@ -7,11 +7,8 @@ The account is shared by the whole server, so both commands need Manage Server b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import discord
@@ -32,40 +29,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CHOICES = 25  # Discord's limit on autocomplete results
 CHOICE_LENGTH = 100  # Discord's limit on a choice's name and value
-LIST_TTL = 60.0  # how long autocomplete trusts its copy of the video list
-ANSWER_WITHIN = 0.8  # autocomplete never waits longer than this for Miraflow
 AVATAR_NAMES_WITHIN = 2.0  # /videos list shows avatar ids instead of waiting longer
 NOT_FOUND = (
     "I can't find that video. Pick one from the list as you type, or see `/videos list`. "
     "A video only appears once Miraflow has finished it."
 )
-
-
-def created_at(video: Video) -> datetime | None:
-    """When the video was made, read from Miraflow's ISO date (UTC if it names no zone)."""
-    if not video.created_at:
-        return None
-    try:
-        when = datetime.fromisoformat(video.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def newest_first(videos: Sequence[Video]) -> list[Video]:
-    """Newest first; videos without a readable date keep their order, at the end."""
-    dated: list[tuple[datetime, Video]] = []
-    undated: list[Video] = []
-    for video in videos:
-        when = created_at(video)
-        if when is None:
-            undated.append(video)
-        else:
-            dated.append((when, video))
-    dated.sort(key=lambda pair: pair[0], reverse=True)  # stable: ties keep Miraflow's order
-    return [video for _, video in dated] + undated
 
 
 def video_title(video: Video) -> str:
@@ -75,7 +44,7 @@ def video_title(video: Video) -> str:
 def video_embed(video: Video, avatar_names: dict[str, str]) -> discord.Embed:
     embed = discord.Embed(title=video_title(video), colour=EMBED_COLOUR)
     embed.add_field(name="ID", value=f"`{video.id}`", inline=True)
-    when = created_at(video)
+    when = video.created
     created = discord.utils.format_dt(when, "f") if when else (video.created_at or "unknown")
     embed.add_field(name="Created", value=created, inline=True)
     if video.source_avatar_id:
@@ -96,82 +65,9 @@ def video_pages(videos: Sequence[Video], avatar_names: dict[str, str]) -> list[l
 
 
 def choice_name(video: Video) -> str:
-    when = created_at(video)
+    when = video.created
     suffix = f" · {when:%Y-%m-%d}" if when else ""
     return short(video.name or video.id, CHOICE_LENGTH - len(suffix)) + suffix
-
-
-def suggest(videos: Sequence[Video], current: str) -> list[Video]:
-    """Name prefix matches, then name substrings, then id matches, each newest first."""
-    needle = current.strip().casefold()
-    usable = [video for video in videos if len(video.id) <= CHOICE_LENGTH]
-    if not needle:
-        return usable[:MAX_CHOICES]
-    prefix: list[Video] = []
-    inside: list[Video] = []
-    by_id: list[Video] = []
-    for video in usable:
-        name = (video.name or "").casefold()
-        if name.startswith(needle):
-            prefix.append(video)
-        elif needle in name:
-            inside.append(video)
-        elif needle in video.id.casefold():
-            by_id.append(video)
-    return (prefix + inside + by_id)[:MAX_CHOICES]
-
-
-class RecentVideos:
-    """A short-lived copy of the video list, so autocomplete answers within a second.
-
-    `quick()` serves the copy; when it is missing or stale it starts one fetch in the
-    background and waits for it at most `answer_within` seconds, else answers with what it has.
-    """
-
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[list[Video]]],
-        ttl: float = LIST_TTL,
-        answer_within: float = ANSWER_WITHIN,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._ttl = ttl
-        self._answer_within = answer_within
-        self._clock = clock
-        self._videos: list[Video] | None = None
-        self._fetched_at = 0.0
-        self._refresh: asyncio.Task[list[Video]] | None = None
-
-    def remember(self, videos: Sequence[Video]) -> list[Video]:
-        self._videos = newest_first(videos)
-        self._fetched_at = self._clock()
-        return self._videos
-
-    async def fresh(self) -> list[Video]:
-        """The list as Miraflow has it now (errors are raised)."""
-        return self.remember(await self._fetch())
-
-    async def quick(self) -> list[Video]:
-        if self._videos is not None and self._clock() - self._fetched_at < self._ttl:
-            return self._videos
-        if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.create_task(self.fresh(), name="videos-autocomplete")
-            self._refresh.add_done_callback(_log_failure)
-        # asyncio.wait neither cancels the fetch on timeout nor raises its error.
-        await asyncio.wait({self._refresh}, timeout=self._answer_within)
-        return self._videos or []
-
-    async def close(self) -> None:
-        if self._refresh is not None and not self._refresh.done():
-            self._refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._refresh
-
-
-def _log_failure(task: asyncio.Task[list[Video]]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("could not fetch the video list for autocomplete: %r", task.exception())
 
 
 @app_commands.guild_only()
@@ -183,16 +79,12 @@ class Videos(
 ):
     def __init__(self, bot: MiraflowBot) -> None:
         self.bot = bot
-        self.recent = RecentVideos(bot.miraflow.list_videos)
-
-    async def cog_unload(self) -> None:
-        await self.recent.close()
 
     @app_commands.command(name="list")
     async def list_videos(self, interaction: discord.Interaction) -> None:
         """Browse the account's finished videos, newest first."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        videos = await self.recent.fresh()
+        videos = await self.bot.catalogue.videos(fresh=True)
         if not videos:
             await interaction.followup.send(
                 "There are no finished videos on this Miraflow account yet. "
@@ -244,8 +136,10 @@ class Videos(
     async def video_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[Choice[str]]:
-        videos = await self.recent.quick()
-        return [Choice(name=choice_name(v), value=v.id) for v in suggest(videos, current)]
+        videos = await self.bot.catalogue.suggest_videos(current)
+        return [
+            Choice(name=choice_name(v), value=v.id) for v in videos if len(v.id) <= CHOICE_LENGTH
+        ]
 
     async def _find(self, wanted: str) -> Video:
         """The video with this id, or else the newest one with exactly this name."""
@@ -257,7 +151,8 @@ class Videos(
             found.id = found.id or wanted  # an answer that does not repeat the id
             return found
         folded = wanted.casefold()
-        named = [v for v in await self.recent.fresh() if (v.name or "").casefold() == folded]
+        videos = await self.bot.catalogue.videos(fresh=True)
+        named = [v for v in videos if (v.name or "").casefold() == folded]
         if not named:
             raise UserFacingError(NOT_FOUND)
         return named[0]

@@ -36,7 +36,8 @@ class FakeSource:
     def __init__(self, avatars: list[Item], voices: list[Item] | None = None) -> None:
         self.avatars = avatars
         self.voices = voices if voices is not None else items("Voice A", "Voice B")
-        self.calls = {"avatars": 0, "voices": 0}
+        self.videos: list[Any] = []
+        self.calls = {"avatars": 0, "voices": 0, "videos": 0}
         self.gate: asyncio.Event | None = None  # when set, calls wait until the event is set
         self.error: Exception | None = None
         self.entered = asyncio.Event()
@@ -47,6 +48,9 @@ class FakeSource:
 
     async def list_voices(self) -> list[Item]:
         return await self._answer("voices", self.voices)
+
+    async def list_videos(self) -> list[Any]:
+        return await self._answer("videos", self.videos)
 
     async def _answer(self, kind: str, answer: list[Item]) -> list[Item]:
         self.calls[kind] += 1
@@ -96,16 +100,16 @@ async def test_one_source_call_serves_many_lookups_until_the_ttl(clock: FakeCloc
     await catalogue.avatars()
     clock.now += 299.9
     await catalogue.find_avatar("id-alice")
-    assert source.calls == {"avatars": 1, "voices": 0}
+    assert source.calls == {"avatars": 1, "voices": 0, "videos": 0}
 
     source.avatars = items("Alice", "Bob", "Carol")
     clock.now += 0.1  # the TTL has passed
     assert names(await catalogue.avatars()) == ["Alice", "Bob", "Carol"]
-    assert source.calls == {"avatars": 2, "voices": 0}
+    assert source.calls == {"avatars": 2, "voices": 0, "videos": 0}
 
     assert names(await catalogue.voices()) == ["Voice A", "Voice B"]
     await catalogue.suggest_voices("voice")
-    assert source.calls == {"avatars": 2, "voices": 1}
+    assert source.calls == {"avatars": 2, "voices": 1, "videos": 0}
     await catalogue.close()
 
 
@@ -372,7 +376,7 @@ async def test_close_cancels_the_background_fetches(caplog: pytest.LogCaptureFix
     with pytest.raises(CatalogueClosedError):
         await catalogue.avatars()
     assert not other_tasks()
-    assert source.calls == {"avatars": 1, "voices": 1}
+    assert source.calls == {"avatars": 1, "voices": 1, "videos": 0}
     gc.collect()
     assert not [r for r in caplog.records if r.name == "asyncio"]
 
@@ -479,3 +483,32 @@ async def test_with_the_real_miraflow_client_over_loopback_http(clock: FakeClock
         await cold.close()
         await client.close()
         await runner.cleanup()
+
+
+async def test_videos_are_kept_newest_first_and_suggested_like_the_rest() -> None:
+    from bot.miraflow.models import Video
+
+    source = FakeSource(items("Alice"))
+    source.videos = [
+        Video("cvideo-old", "Team intro", created_at="2025-01-01T10:00:00Z"),
+        Video("cvideo-undated", "Team outro"),
+        Video("cvideo-new", "Welcome", created_at="2025-03-01T10:00:00Z"),
+        Video("cvideo-mid", "Team party", created_at="2025-02-01T10:00:00"),
+    ]
+    catalogue = Catalogue(source)
+    assert [v.id for v in await catalogue.videos()] == [
+        "cvideo-new",
+        "cvideo-mid",
+        "cvideo-old",
+        "cvideo-undated",
+    ]
+    assert [v.id for v in await catalogue.suggest_videos("team")] == [
+        "cvideo-mid",
+        "cvideo-old",
+        "cvideo-undated",
+    ]
+    assert source.calls["videos"] == 1
+    source.videos = source.videos[:1]
+    assert [v.id for v in await catalogue.videos(fresh=True)] == ["cvideo-old"]
+    assert source.calls["videos"] == 2
+    await catalogue.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from bot.miraflow.constants import FAILED_STATUSES, STATUS_COMPLETE
@@ -124,6 +125,17 @@ class Video:
     created_at: str | None = None
     download_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def created(self) -> datetime | None:
+        """When the video was made, from Miraflow's ISO date (UTC if it names no zone)."""
+        if not self.created_at:
+            return None
+        try:
+            when = datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Self:
