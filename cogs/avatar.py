@@ -197,8 +197,7 @@ class Avatars(
         if len(pages) == 1:
             await interaction.followup.send(embeds=pages[0], ephemeral=True)
             return
-        view = PagedView(interaction.user.id, pages)
-        await interaction.followup.send(embeds=view.current, view=view, ephemeral=True)
+        await PagedView(interaction.user.id, pages).send(interaction)
 
 
 async def setup(bot: MiraflowBot) -> None:

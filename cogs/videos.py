@@ -96,8 +96,7 @@ class Videos(
         if len(pages) == 1:
             await interaction.followup.send(embeds=pages[0], ephemeral=True)
             return
-        view = PagedView(interaction.user.id, pages)
-        await interaction.followup.send(embeds=view.current, view=view, ephemeral=True)
+        await PagedView(interaction.user.id, pages).send(interaction)
 
     @app_commands.command(name="get")
     @app_commands.describe(video="The video to post: start typing its name, or paste its id")

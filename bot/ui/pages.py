@@ -6,6 +6,7 @@ catalogue can have its own embed and thumbnail.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import discord
@@ -22,7 +23,23 @@ class PagedView(discord.ui.View):
         self.owner_id = owner_id
         self.pages = [list(page) for page in pages]
         self.index = 0
+        self._message: discord.WebhookMessage | None = None
         self._sync_buttons()
+
+    async def send(self, interaction: discord.Interaction) -> None:
+        """Show the first page as the (deferred, ephemeral) answer to `interaction`."""
+        self._message = await interaction.followup.send(
+            embeds=self.current, view=self, ephemeral=True, wait=True
+        )
+
+    async def on_timeout(self) -> None:
+        # Greyed out rather than left to fail with "This interaction failed" when clicked.
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self._message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self._message.edit(view=self)
 
     @property
     def current(self) -> list[discord.Embed]:
