@@ -37,8 +37,10 @@ def result_link(job: Job) -> str | None:
     """Where the job's result was posted, as a Discord message link."""
     if job.result_message_id is None:
         return None
-    where = job.guild_id if job.guild_id is not None else "@me"
-    return f"https://discord.com/channels/{where}/{job.channel_id}/{job.result_message_id}"
+    channel = job.result_channel_id or job.channel_id
+    in_dm = channel != job.channel_id or job.guild_id is None
+    where = "@me" if in_dm else job.guild_id
+    return f"https://discord.com/channels/{where}/{channel}/{job.result_message_id}"
 
 
 def job_entry(job: Job) -> str:

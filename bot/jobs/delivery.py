@@ -83,7 +83,9 @@ class Delivery:
             )
             log.warning("job %s: result posted nowhere", job_id)
         else:
-            self._store.update(job_id, result_message_id=message.id)
+            self._store.update(
+                job_id, result_message_id=message.id, result_channel_id=message.channel.id
+            )
             self._store.set_state(job_id, JobState.DELIVERED, only_from={JobState.COMPLETE})
             log.info("job %s delivered as message %s", job_id, message.id)
 

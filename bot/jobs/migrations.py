@@ -63,7 +63,11 @@ CREATE TABLE meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_JOBS, _V2_DEFAULTS_AND_META)
+_V3_RESULT_CHANNEL = """
+ALTER TABLE jobs ADD COLUMN result_channel_id INTEGER;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_JOBS, _V2_DEFAULTS_AND_META, _V3_RESULT_CHANNEL)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -57,6 +57,7 @@ class Job:
     miraflow_job_id: str | None = None
     status_message_id: int | None = None
     result_message_id: int | None = None
+    result_channel_id: int | None = None  # the job's channel, or the DM it went to instead
     params: dict[str, Any] = field(default_factory=dict)
     progress: int | None = None
     next_poll_at: float | None = None

@@ -110,6 +110,15 @@ async def test_a_deleted_channel_sends_the_result_by_dm(fd, sim, bot):
     )
     assert "a message in a bottle" in dm.embeds[0]["description"]
     await wait_until(lambda: bot.store.get(1).state is JobState.DELIVERED)
+    job = bot.store.get(1)
+    assert (job.result_channel_id, job.result_message_id) == (dm.channel_id, dm.id)
+    # /jobs list links to where the result really is.
+    inter = await fd.invoke(
+        "jobs", {}, subcommand="list", user=fd.users.alice, channel_id=fd.other_channel_id
+    )
+    listing = await fd.wait_for_response(inter, timeout=5)
+    text = listing.content + str(listing.embeds)
+    assert f"https://discord.com/channels/@me/{dm.channel_id}/{dm.id}" in text
 
 
 async def test_no_channel_and_no_dm_is_recorded_on_the_job(fd, sim, bot):

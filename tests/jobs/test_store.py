@@ -94,6 +94,7 @@ def test_every_job_field_survives_the_round_trip(store: JobStore) -> None:
         "miraflow_job_id": "job_abc",
         "status_message_id": 2**62 + 4,
         "result_message_id": 2**62 + 5,
+        "result_channel_id": 2**62 + 6,
         "params": {"prompt": "ünïcode ✓", "media_ids": ["m1", "m2"], "nested": {"x": None}},
         "progress": 42,
         "next_poll_at": T0 + 10.5,
