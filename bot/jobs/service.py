@@ -141,7 +141,7 @@ class JobService:
             user_id=user_id,
             channel_id=channel_id,
             guild_id=guild_id,
-            params=params,
+            params={**params, "adopted": True},  # no create call: not counted in quotas
             upload_limit=upload_limit,
             now=now,
         )

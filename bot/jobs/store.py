@@ -341,8 +341,12 @@ class JobStore:
         return self._count(f"user_id = ? AND {_ACTIVE}", [user_id])
 
     def count_since(self, user_id: int, since: float) -> int:
-        """Jobs the user created at or after `since`, whatever became of them."""
-        return self._count("user_id = ? AND created_at >= ?", [user_id, since])
+        """Jobs the user asked Miraflow for at or after `since`, whatever became of them
+        (results adopted without a create call, such as `/videos get`, cost nothing)."""
+        return self._count(
+            "user_id = ? AND created_at >= ? AND json_extract(params, '$.adopted') IS NULL",
+            [user_id, since],
+        )
 
     def recent_jobs(self, user_id: int, limit: int = 10) -> list[Job]:
         return self._select_jobs(

@@ -652,3 +652,9 @@ def test_the_per_user_queries_use_the_user_index(store: JobStore) -> None:
         (plan,) = query_plans(store, call)
         assert "INDEX jobs_user_created (user_id=?" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_adopted_results_do_not_count_towards_the_daily_quota(store: JobStore) -> None:
+    new_job(store, user_id=7)
+    new_job(store, user_id=7, params={"name": "an old video", "adopted": True})
+    assert store.count_since(7, T0 - 1) == 1
