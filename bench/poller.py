@@ -8,7 +8,9 @@ clock, whose progress climbs fast then crawls near the end. Reported per kind:
 
 - delivery lag: from the instant the simulator completes a job to the instant the poller
   hands it to delivery (the download and upload that follow cost the same whatever the
-  poller, so they are left out), in simulated seconds: p50 / p95 / max;
+  poller, so they are left out), in simulated seconds: p50 / p95 / max; with `--post`, to
+  the instant its message is posted: the real delivery downloads the result and posts it
+  to a fake Discord in the same process (its real cost is then multiplied by the speed);
 - Miraflow status calls per job (mean / max), shared calls (`GET /api/videos`) spread over
   the jobs they served.
 
@@ -24,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -36,20 +40,26 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.jobs.delivery import Delivery
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
+from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from tests.fakediscord import FakeDiscord
 
 FIXED_INTERVALS = (1.0, 2.0, 3.0, 5.0, 10.0)
 CEILING = 10.0  # Miraflow calls per (simulated) second: the bot's default
-STATUS_PATHS = ("/api/image/", "/api/video/")
+# Status calls: an image job, a video job's status, the list of finished videos (a sweep).
+# Downloads of results are not status calls.
+STATUS_PATH = re.compile(r"^/api/(image/[^/]+|video/[^/]+/status|videos)$")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,6 +80,18 @@ class RecordingDelivery:
     async def deliver(self, job: Job, status: Any = None) -> None:
         self.handed_at[job.id] = time.time()
         self.store.set_state(job.id, JobState.DELIVERED, only_from={JobState.COMPLETE})
+
+
+class PostingDelivery:
+    """The bot's real delivery, posting to a fake Discord; notes when each post is made."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self.handed_at: dict[int, float] = {}
+
+    async def deliver(self, job: Job, status: Any = None) -> None:
+        await self.delivery.deliver(job, status)
+        self.handed_at[job.id] = time.time()
 
 
 class SilentStatusBoard:
@@ -99,12 +121,34 @@ def params_for(kind: JobKind, n: int, avatar_id: str, voice_id: str) -> dict[str
     return {"prompt": f"picture {n}", "name": f"p{n}", "seed": n}
 
 
+async def posting_delivery(
+    stack: contextlib.AsyncExitStack, store: JobStore, client: MiraflowClient
+) -> tuple[PostingDelivery, int, int]:
+    """The real delivery path, posting to a fake Discord; with its channel and guild ids."""
+    fd = await stack.enter_async_context(FakeDiscord())
+    fd.point_discord_py()
+    discord_client = discord.Client(intents=discord.Intents.none())
+    stack.push_async_callback(discord_client.close)
+    await discord_client.login(fd.token)
+    board = StatusBoard(discord_client, store)
+    return (
+        PostingDelivery(Delivery(discord_client, store, client, board)),
+        fd.channel_id,
+        fd.guild_id,
+    )
+
+
 async def run_phase(
-    arrivals_list: list[Arrival], speed: float, seed: int, ceiling: float, settle: float | None
+    arrivals_list: list[Arrival],
+    speed: float,
+    seed: int,
+    ceiling: float,
+    settle: float | None,
+    post: bool = False,
 ) -> dict[str, Any]:
     """Run the real poller over these arrivals; return per-job records and call times."""
     config = SimulatorConfig(speed=speed, seed=seed)
-    async with run_simulator(config) as sim:
+    async with run_simulator(config) as sim, contextlib.AsyncExitStack() as stack:
         folder = tempfile.mkdtemp(prefix="bench-poller-")
         store = JobStore(Path(folder) / "jobs.sqlite3")
         sent: list[tuple[float, str, str]] = []
@@ -116,7 +160,11 @@ async def run_phase(
             voice = (await client.list_voices())[0].id
             sent.clear()
             schedule = Schedule(speed)
-            delivery = RecordingDelivery(store)
+            channel_id, guild_id = 1, 1
+            if post:
+                delivery, channel_id, guild_id = await posting_delivery(stack, store, client)
+            else:
+                delivery = RecordingDelivery(store)
             poller = Poller(
                 store,
                 client,
@@ -144,9 +192,9 @@ async def run_phase(
                             arrival.kind,
                             params_for(arrival.kind, n, avatar, voice),
                             user_id=n,
-                            channel_id=1,
-                            guild_id=1,
-                            upload_limit=10**9,
+                            channel_id=channel_id,
+                            guild_id=guild_id,
+                            upload_limit=10 * 1024 * 1024,
                         )
                     )
                 )
@@ -177,7 +225,7 @@ async def run_phase(
             calls = [
                 (at, path)
                 for at, method, path in sent
-                if method == "GET" and path.startswith((*STATUS_PATHS, "/api/videos"))
+                if method == "GET" and STATUS_PATH.match(path)
             ]
         store.close()
     return {"records": records, "calls": calls, "started": started, "finished": finished}
@@ -294,14 +342,24 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ceiling", type=float, default=CEILING, help="calls per sim second")
     parser.add_argument("--skip-burst", action="store_true", help="skip the 1000-at-once phase")
+    parser.add_argument(
+        "--post",
+        action="store_true",
+        help="deliver for real (download, then post to a fake Discord): lag up to the post",
+    )
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
     plan = arrivals(args.jobs, args.window, args.image_share, rng)
     print(f"phase 1: {args.jobs} jobs over {args.window:.0f} s at speed x{args.speed:g} ...")
-    phase = await run_phase(plan, args.speed, args.seed, args.ceiling, settle=None)
+    phase = await run_phase(plan, args.speed, args.seed, args.ceiling, settle=None, post=args.post)
     calls_per_job(phase["records"], phase["calls"])
-    figures: dict[str, Any] = {"jobs": args.jobs, "speed": args.speed, "ceiling": args.ceiling}
+    figures: dict[str, Any] = {
+        "jobs": args.jobs,
+        "speed": args.speed,
+        "ceiling": args.ceiling,
+        "lag_until": "message posted" if args.post else "handed to delivery",
+    }
     for kind in ("image", "video"):
         figures[kind] = summarise(phase["records"], kind)
         print_kind(kind, figures[kind])
