@@ -47,8 +47,8 @@ class RerollButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             original = bot.store.get(self.job_id)
-            if original is None:
-                raise UserFacingError("I no longer know that job, so I can't re-roll it.")
+            if original is None or original.params.get("adopted"):
+                raise UserFacingError("I no longer know that request, so I can't re-roll it.")
             params: dict[str, Any] = dict(original.params)
             if "seed" in params:
                 params["seed"] = random_seed()
@@ -100,7 +100,8 @@ class DeleteButton(
 
 def result_view(job: Job) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(job.id))
+    if not job.params.get("adopted"):  # a video picked with /videos get has no request to redo
+        view.add_item(RerollButton(job.id))
     view.add_item(DeleteButton(job.id, job.user_id))
     return view
 

@@ -108,6 +108,8 @@ async def test_get_posts_the_mp4_in_the_channel(fd, sim, bot):
     await wait_until(lambda: bot.store.get(job.id).state is JobState.DELIVERED)
     assert bot.store.get(job.id).result_message_id == result.id
     assert len([m for m in fd.messages() if m.files]) == 1
+    # Nothing was asked of Miraflow here, so there is nothing to re-roll: Delete only.
+    assert result.custom_ids() == [f"mf:delete:{job.id}:{owner.id}"]
 
 
 async def test_get_posts_a_fresh_link_when_the_video_is_too_large(fd, sim, bot):
