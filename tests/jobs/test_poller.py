@@ -152,3 +152,28 @@ async def test_a_video_the_sweep_finishes_during_its_own_status_call_is_delivere
     sim.unhang()
     # Not after its two-minute lease: as soon as its own call ends.
     await wait_delivered(delivery, 4, timeout=5)
+
+
+async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):
+    async with run_simulator(SimulatorConfig(speed=SPEED, seed=4)) as sim:
+        store = JobStore(tmp_path / "jobs.sqlite3")
+        # No retries inside the client: the poller itself must honour the 429.
+        async with MiraflowClient(sim.api_key, base_url=sim.base_url, max_retries=0) as client:
+            schedule = Schedule(SPEED)
+            delivery = RecordingDelivery(store)
+            poller = Poller(store, client, delivery, QuietStatus(), PollerConfig(schedule=schedule))
+            service = JobService(
+                store, client, quotas=Quotas(9, 9), wake_poller=poller.wake, schedule=schedule
+            )
+            sim.config.image_seconds = (400.0, 400.0)  # 2 s real: still working after the 429
+            poller.start()
+            job = await submit(service, JobKind.IMAGE, 1)
+            path = f"/api/image/{job.miraflow_job_id}"
+            sim.fail_next(1, status=429, path_prefix=path, retry_after=0.6)
+            await sim.wait_for_requests("GET", path, count=2, timeout=5)
+            limited, after = [r for r in sim.requests if r.path == path][:2]
+            assert limited.status == 429
+            assert after.time - limited.time >= 0.6
+            await wait_delivered(delivery, 1)
+            await poller.stop()
+        store.close()
