@@ -16,7 +16,12 @@ from tests.fakediscord.rest_common import (
     no_content,
     snowflake_param,
 )
-from tests.fakediscord.rest_messages import UNKNOWN_MESSAGE, check_message, check_upload_size
+from tests.fakediscord.rest_messages import (
+    UNKNOWN_MESSAGE,
+    apply_edit,
+    check_message,
+    check_upload_size,
+)
 from tests.fakediscord.state import InteractionRecord
 from tests.fakediscord.validation import FieldError, choices_errors
 
@@ -223,17 +228,9 @@ class InteractionRoutes:
     async def edit_response(self, request: web.Request) -> web.Response:
         record = self._record(request)
         message = self._response_message(request, record)
-        body = body_of(request)
-        payload = json_of(request)
-        check_message(payload, body.uploads, editing=True)
-        check_upload_size(body.uploads, self.state.guild.upload_limit)
-        files = None
-        if body.uploads or "attachments" in payload:
-            files = self.state.files_from(
-                message.channel_id, payload, body.uploads, keep=message.files
-            )
-        message.flags &= ~LOADING_FLAG
-        await self.state.edit_message(message, payload, files)
+        await apply_edit(
+            self.state, message, request, self.state.guild.upload_limit, ends_loading=True
+        )
         return json_response(message.raw)
 
     async def delete_response(self, request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from tests.fakediscord import payloads
 from tests.fakediscord.guild import DEFAULT_UPLOAD_LIMIT, MISSING_ACCESS
-from tests.fakediscord.models import FakeMessage
+from tests.fakediscord.models import LOADING_FLAG, FakeMessage
 from tests.fakediscord.rest_common import (
     DiscordError,
     RestContext,
@@ -17,7 +17,7 @@ from tests.fakediscord.rest_common import (
     no_content,
     snowflake_param,
 )
-from tests.fakediscord.state import Upload
+from tests.fakediscord.state import FakeState, Upload
 from tests.fakediscord.validation import FieldError, message_errors
 
 UNKNOWN_CHANNEL = DiscordError(404, 10003, "Unknown Channel")
@@ -122,14 +122,7 @@ class ChannelRoutes:
     async def edit_message(self, request: web.Request) -> web.Response:
         channel_id = self._channel(request)
         message = self._message(request, channel_id)
-        body = body_of(request)
-        payload = json_of(request)
-        check_message(payload, body.uploads, editing=True)
-        check_upload_size(body.uploads, self._upload_limit(channel_id))
-        files = None
-        if body.uploads or "attachments" in payload:
-            files = self.state.files_from(channel_id, payload, body.uploads, keep=message.files)
-        await self.state.edit_message(message, payload, files)
+        await apply_edit(self.state, message, request, self._upload_limit(channel_id))
         return json_response(message.raw)
 
     async def delete_message(self, request: web.Request) -> web.Response:
@@ -148,3 +141,25 @@ class ChannelRoutes:
             raise DiscordError(400, 50033, "Invalid Recipient(s)")
         channel_id = self.guild.dm_channel_for(recipient_id)
         return json_response(payloads.dm_channel(self.guild, channel_id, recipient))
+
+
+async def apply_edit(
+    state: FakeState,
+    message: FakeMessage,
+    request: web.Request,
+    upload_limit: int,
+    *,
+    ends_loading: bool = False,
+) -> None:
+    """Edit `message` as the request's body says, checked as Discord checks an edit;
+    `ends_loading` turns a deferred "thinking" answer into the real one."""
+    body = body_of(request)
+    payload = json_of(request)
+    check_message(payload, body.uploads, editing=True)
+    check_upload_size(body.uploads, upload_limit)
+    files = None
+    if body.uploads or "attachments" in payload:
+        files = state.files_from(message.channel_id, payload, body.uploads, keep=message.files)
+    if ends_loading:
+        message.flags &= ~LOADING_FLAG
+    await state.edit_message(message, payload, files)
