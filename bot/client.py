@@ -17,14 +17,17 @@ from discord.ext import commands
 import cogs
 from bot.catalogue import Catalogue
 from bot.errors import report_error
+from bot.guild_settings import GuildSettings
 from bot.jobs.delivery import Delivery
 from bot.jobs.models import JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
+from bot.jobs.settings_store import GuildSettingsStore
 from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
+from bot.modlog import ModLog
 from bot.settings import Settings
 from bot.ui.buttons import DYNAMIC_ITEMS
 
@@ -97,12 +100,16 @@ class MiraflowBot(commands.Bot):
                 schedule=schedule,
             ),
         )
+        quotas = Quotas(settings.max_active_jobs, settings.max_jobs_per_day)
+        self.guild_settings = GuildSettings(GuildSettingsStore(store.db), quotas)
+        self.modlog = ModLog(self, self.guild_settings)
         self.jobs = JobService(
             store,
             miraflow,
-            quotas=Quotas(settings.max_active_jobs, settings.max_jobs_per_day),
+            quotas=quotas,
             wake_poller=self.poller.wake,
             schedule=schedule,
+            quotas_for=self.guild_settings.quotas,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
@@ -129,6 +136,7 @@ class MiraflowBot(commands.Bot):
             log.info("waiting for %d commands under way", len(busy))
             await asyncio.wait(busy, timeout=SHUTDOWN_GRACE)
         await self.poller.stop()
+        await self.modlog.close()
         await self.catalogue.close()
         await super().close()
 

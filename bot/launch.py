@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.guild_settings import DELIVERY_DM
+from bot.jobs.dm_delivery import asked_in, back_to_channel, choose_channel
 from bot.jobs.models import Job, JobKind
+from bot.screening import screen
 from bot.validation import (
     MAX_PROMPT_LENGTH,
     MAX_SEED,
@@ -56,20 +59,48 @@ def picture_params(
     }
 
 
-async def start_job(interaction: discord.Interaction, kind: JobKind, params: dict[str, Any]) -> Job:
-    """Check quotas, submit, post the status message and confirm to the requester."""
+async def start_job(
+    interaction: discord.Interaction,
+    kind: JobKind,
+    params: dict[str, Any],
+    *,
+    origin: Job | None = None,
+) -> Job:
+    """Check banned words and quotas, submit, post the status message and confirm to the
+    requester. `origin` is the job a Re-roll repeats: its server's settings apply."""
     bot: MiraflowBot = interaction.client  # type: ignore[assignment]
-    bot.jobs.check_quota(interaction.user.id)
+    guild_id = origin.guild_id if origin is not None else interaction.guild_id
+    screen(interaction, params, guild_id)
+    bot.jobs.check_quota(interaction.user.id, guild_id)
+    asked_channel_id = interaction.channel_id or interaction.user.id
+    if origin is not None and interaction.guild_id is None:  # a Re-roll pressed in a DM
+        asked_channel_id = asked_in(origin) or origin.channel_id
+    by_dm = guild_id is not None and (
+        interaction.guild_id is None or bot.guild_settings.delivery(guild_id) == DELIVERY_DM
+    )
+    channel_id = await choose_channel(bot, interaction.user, asked_channel_id, params, by_dm=by_dm)
     job = await bot.jobs.submit(
         kind,
         params,
         user_id=interaction.user.id,
-        channel_id=interaction.channel_id or interaction.user.id,
-        guild_id=interaction.guild_id,
+        channel_id=channel_id,
+        guild_id=guild_id,
         upload_limit=interaction.filesize_limit,
     )
     status_message = await bot.status_board.post(job)
-    if status_message is not None:
+    dms_closed = status_message is None and asked_in(job) is not None
+    if dms_closed:
+        job = back_to_channel(bot.store, job)
+        status_message = await bot.status_board.post(job)
+    bot.modlog.job_started(interaction, job, status_message)
+    if status_message is not None and status_message.guild is None:
+        text = f"Started job #{job.id}. I'll send the result to your DMs: {status_message.jump_url}"
+    elif status_message is not None and dms_closed:
+        text = (
+            f"Started job #{job.id}. I can't send you DMs, so the result will be posted in "
+            f"the channel: {status_message.jump_url}"
+        )
+    elif status_message is not None:
         text = f"Started job #{job.id}. Follow it here: {status_message.jump_url}"
     else:
         text = (

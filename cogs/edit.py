@@ -25,6 +25,7 @@ from bot.media import (
     check_mask,
     normalize_mask,
 )
+from bot.screening import screen
 from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
@@ -149,10 +150,11 @@ class Edit(commands.Cog):
         max_bytes = self.bot.settings.max_attachment_bytes
         everything = [*images, *([(MASK_LABEL, mask)] if mask is not None else [])]
         check_declared_sizes(everything, max_bytes)
+        screen(interaction, params)
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         # Before any download or upload, so a user over their quota costs nothing.
-        self.bot.jobs.check_quota(interaction.user.id)
+        self.bot.jobs.check_quota(interaction.user.id, interaction.guild_id)
         image_bytes = [(label, await read_attachment(file, label)) for label, file in images]
         mask_bytes = await read_attachment(mask, MASK_LABEL) if mask is not None else None
         try:

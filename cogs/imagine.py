@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.jobs.models import JobKind
 from bot.launch import picture_params, start_job
+from bot.screening import screen
 from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Imagine(commands.Cog):
         params = picture_params(
             prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
         )
+        screen(interaction, params)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await start_job(interaction, JobKind.IMAGE, params)
 

@@ -10,6 +10,7 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.jobs.dm_delivery import asked_in
 from bot.jobs.models import Job, JobState
 from bot.jobs.service import CANCELLABLE
 from bot.ui.progress import (
@@ -38,7 +39,7 @@ def result_link(job: Job) -> str | None:
     if job.result_message_id is None:
         return None
     channel = job.result_channel_id or job.channel_id
-    in_dm = channel != job.channel_id or job.guild_id is None
+    in_dm = channel != (asked_in(job) or job.channel_id) or job.guild_id is None
     where = "@me" if in_dm else job.guild_id
     return f"https://discord.com/channels/{where}/{channel}/{job.result_message_id}"
 

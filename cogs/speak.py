@@ -26,6 +26,7 @@ from bot.jobs.models import JobKind
 from bot.jobs.store import UserDefaults
 from bot.launch import job_name, start_job
 from bot.media import AudioInfo, MediaProblem, check_attachment_size, check_audio_attachment
+from bot.screening import screen
 from bot.validation import MAX_NAME_LENGTH, MAX_SCRIPT_LENGTH, clean_text
 
 if TYPE_CHECKING:
@@ -170,6 +171,7 @@ class Speak(commands.Cog):
             name=name,
             max_attachment_bytes=max_bytes,
         )
+        screen(interaction, {"text": request.script, "name": request.name})
         await interaction.response.defer(ephemeral=True, thinking=True)
 
         chosen_avatar, chosen_voice = await self._resolve_speakers(interaction.user.id, request)
@@ -180,7 +182,7 @@ class Speak(commands.Cog):
         }
         if request.audio is not None:
             # Before any download or upload, so a user over their quota costs nothing.
-            self.bot.jobs.check_quota(interaction.user.id)
+            self.bot.jobs.check_quota(interaction.user.id, interaction.guild_id)
             data, info = await read_audio(request.audio, max_bytes)
             params["audio_media_id"] = await self.bot.miraflow.upload_media(
                 data, upload_file_name(request.audio, info), info.mime_type

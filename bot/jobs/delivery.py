@@ -17,6 +17,7 @@ from pathlib import Path
 
 import discord
 
+from bot.jobs.dm_delivery import fallback
 from bot.jobs.models import Job, JobState
 from bot.jobs.status import StatusBoard, mention_only
 from bot.jobs.store import JobStore
@@ -184,10 +185,12 @@ class Delivery:
                 exc,
             )
         try:
-            dm = await self._bot.create_dm(discord.Object(job.user_id))
-            return await self._send_or_link(dm, job, result)
+            elsewhere = fallback(self._bot, job)  # delivered by DM: the channel asked in
+            if elsewhere is None:
+                elsewhere = await self._bot.create_dm(discord.Object(job.user_id))
+            return await self._send_or_link(elsewhere, job, result)
         except (discord.NotFound, discord.Forbidden) as exc:
-            log.info("job %s: DM refused too: %s", job.id, exc)
+            log.info("job %s: refused there too: %s", job.id, exc)
             return None
 
 

@@ -67,7 +67,42 @@ _V3_RESULT_CHANNEL = """
 ALTER TABLE jobs ADD COLUMN result_channel_id INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_JOBS, _V2_DEFAULTS_AND_META, _V3_RESULT_CHANNEL)
+# v4: per-server settings (/settings); a row or value absent means "the .env default".
+_V4_GUILD_SETTINGS = """
+CREATE TABLE guild_settings (
+    guild_id INTEGER PRIMARY KEY,
+    max_active INTEGER,
+    max_daily INTEGER,
+    server_daily INTEGER,  -- 0: no cap
+    log_channel_id INTEGER,  -- NULL: no moderators' log
+    delivery TEXT,  -- 'channel' or 'dm'
+    updated_at REAL NOT NULL
+);
+CREATE TABLE guild_words (
+    guild_id INTEGER NOT NULL,
+    key TEXT NOT NULL,  -- the normalised words: one entry per meaning
+    word TEXT NOT NULL,  -- as the admin wrote it
+    added_at REAL NOT NULL,
+    PRIMARY KEY (guild_id, key)
+);
+CREATE TABLE guild_styles (
+    guild_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    negative TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (guild_id, name)
+);
+-- The server-wide daily cap counts a server's jobs of the last day.
+CREATE INDEX jobs_guild_created ON jobs (guild_id, created_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_JOBS,
+    _V2_DEFAULTS_AND_META,
+    _V3_RESULT_CHANNEL,
+    _V4_GUILD_SETTINGS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -34,6 +34,7 @@ OUTCOME_UNKNOWN = (
 class Quotas:
     max_active: int = 3
     max_per_day: int = 25
+    server_per_day: int = 0  # jobs a day on one server, all members together; 0: no cap
 
 
 class JobService:
@@ -46,6 +47,7 @@ class JobService:
         wake_poller: Callable[[], None],
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
+        quotas_for: Callable[[int | None], Quotas] | None = None,
     ) -> None:
         self.store = store
         self._client = client
@@ -53,20 +55,32 @@ class JobService:
         self._wake_poller = wake_poller
         self._schedule = schedule or Schedule()
         self._clock = clock
+        self._quotas_for = quotas_for  # a server's own limits (`/settings limits`)
 
-    def check_quota(self, user_id: int) -> None:
+    def check_quota(self, user_id: int, guild_id: int | None = None) -> None:
         """Raise a UserFacingError when the user may not start one more job now."""
+        quotas = self._quotas_for(guild_id) if self._quotas_for else self._quotas
         active = self.store.active_count(user_id)
-        if active >= self._quotas.max_active:
+        if active >= quotas.max_active:
             raise UserFacingError(
                 f"You already have {active} jobs running (the limit is "
-                f"{self._quotas.max_active}). Wait for one to finish, or stop one with "
+                f"{quotas.max_active}). Wait for one to finish, or stop one with "
                 "`/jobs cancel`."
             )
-        today = self.store.count_since(user_id, self._clock() - DAY)
-        if today >= self._quotas.max_per_day:
+        since = self._clock() - DAY
+        today = self.store.count_since(user_id, since)
+        if today >= quotas.max_per_day:
             raise UserFacingError(
-                f"You've reached today's limit of {self._quotas.max_per_day} jobs. "
+                f"You've reached today's limit of {quotas.max_per_day} jobs. "
+                "Please try again tomorrow."
+            )
+        if (
+            guild_id is not None
+            and quotas.server_per_day
+            and self.store.count_guild_since(guild_id, since) >= quotas.server_per_day
+        ):
+            raise UserFacingError(
+                f"This server has reached its limit of {quotas.server_per_day} jobs a day. "
                 "Please try again tomorrow."
             )
 

@@ -12,6 +12,7 @@ import time
 import aiohttp
 import discord
 
+from bot.jobs.dm_delivery import fallback, messageable
 from bot.jobs.models import Job
 from bot.jobs.store import JobStore
 from bot.ui.progress import status_line
@@ -36,7 +37,7 @@ class StatusBoard:
         self._clock = clock
 
     def channel(self, job: Job) -> discord.PartialMessageable:
-        return self._bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        return messageable(self._bot, job)
 
     async def post(self, job: Job) -> discord.Message | None:
         """Post the status message of a new job; None when the channel refuses it."""
@@ -84,9 +85,13 @@ class StatusBoard:
         except discord.HTTPException as exc:
             log.info("job %s: notice not posted in its channel: %s", job.id, exc)
         try:
+            elsewhere = fallback(self._bot, job)
+            if elsewhere is not None:  # delivered by DM: the channel it was asked in
+                await elsewhere.send(content, allowed_mentions=mention_only(job.user_id))
+                return True
             dm = await self._bot.create_dm(discord.Object(job.user_id))
             await dm.send(text)
             return True
         except discord.HTTPException as exc:
-            log.info("job %s: notice not sent by DM either: %s", job.id, exc)
+            log.info("job %s: notice not sent elsewhere either: %s", job.id, exc)
             return False

@@ -153,6 +153,11 @@ class JobStore:
             self._checkpointer.close()
         self._db.close()  # the last connection to close checkpoints and removes the WAL
 
+    @property
+    def db(self) -> Database:
+        """The one connection, shared with the other store modules (guild settings)."""
+        return self._db
+
     def __enter__(self) -> JobStore:
         return self
 
@@ -346,6 +351,13 @@ class JobStore:
         return self._count(
             "user_id = ? AND created_at >= ? AND json_extract(params, '$.adopted') IS NULL",
             [user_id, since],
+        )
+
+    def count_guild_since(self, guild_id: int, since: float) -> int:
+        """Jobs asked for on a server at or after `since` (adopted results left out)."""
+        return self._count(
+            "guild_id = ? AND created_at >= ? AND json_extract(params, '$.adopted') IS NULL",
+            [guild_id, since],
         )
 
     def recent_jobs(self, user_id: int, limit: int = 10) -> list[Job]:

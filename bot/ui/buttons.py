@@ -52,7 +52,7 @@ class RerollButton(
             params: dict[str, Any] = dict(original.params)
             if "seed" in params:
                 params["seed"] = random_seed()
-            await start_job(interaction, original.kind, params)
+            await start_job(interaction, original.kind, params, origin=original)
         except Exception as exc:
             await report_error(interaction, exc, log)
 

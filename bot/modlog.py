@@ -1,0 +1,110 @@
+"""The moderators' log (`/settings log`): one line per started job, per refusal by a banned
+word and per settings change, in the channel a server chose.
+
+Lines are posted in the background (a refusal is logged before the interaction is even
+answered), never ping anyone (no allowed mentions, user text escaped) and a failed post is
+only noted in the bot's own log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import discord
+
+from bot.guild_settings import GuildSettings
+from bot.jobs.models import Job
+from bot.ui.progress import short
+
+log = logging.getLogger(__name__)
+
+QUOTE_LENGTH = 300
+CLOSE_GRACE = 5.0  # seconds given to lines still being posted when the bot stops
+
+
+def inert(text: str, limit: int = QUOTE_LENGTH) -> str:
+    """User text made harmless in a public line: one line, no markdown, no mentions."""
+    return discord.utils.escape_markdown(discord.utils.escape_mentions(short(text, limit)))
+
+
+def who(user: discord.abc.User) -> str:
+    """A mention (shown as the name, never a ping here) and the name in plain text."""
+    return f"<@{user.id}> ({inert(user.name, 40)})"
+
+
+def request_text(params: dict[str, object]) -> str:
+    """The prompt or script of a request (or the name a recording was given)."""
+    return str(params.get("prompt") or params.get("text") or params.get("name") or "")
+
+
+def command_label(interaction: discord.Interaction) -> str:
+    command = interaction.command
+    return f"/{command.qualified_name}" if command is not None else "Re-roll"
+
+
+class ModLog:
+    def __init__(self, bot: discord.Client, settings: GuildSettings) -> None:
+        self._bot = bot
+        self._settings = settings
+        self._posting: set[asyncio.Task[None]] = set()
+
+    def post(self, guild_id: int, line: str, *, channel_id: int | None = None) -> None:
+        """Post `line` in the server's log channel (or `channel_id`), if it has one."""
+        channel_id = channel_id or self._settings.log_channel(guild_id)
+        if channel_id is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(guild_id, channel_id, line))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _send(self, guild_id: int, channel_id: int, line: str) -> None:
+        channel = self._bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        try:
+            await channel.send(line, allowed_mentions=discord.AllowedMentions.none())
+        except (discord.HTTPException, aiohttp.ClientError) as exc:
+            log.info("guild %s: moderators' log line not posted: %s", guild_id, exc)
+
+    async def close(self) -> None:
+        if self._posting:
+            await asyncio.wait(list(self._posting), timeout=CLOSE_GRACE)
+
+    # -- the lines -------------------------------------------------------------------
+
+    def job_started(
+        self, interaction: discord.Interaction, job: Job, status: discord.Message | None
+    ) -> None:
+        if job.guild_id is None:
+            return
+        if status is None:
+            where = "no status message"
+        elif status.guild is None:
+            where = "followed in the requester's DMs"
+        else:
+            where = status.jump_url
+        self.post(
+            job.guild_id,
+            f"🎨 {who(interaction.user)} started {command_label(interaction)} "
+            f"(job #{job.id}): “{inert(request_text(job.params))}” · {where}",
+        )
+
+    def refused(
+        self, interaction: discord.Interaction, guild_id: int, word: str, text: str
+    ) -> None:
+        self.post(
+            guild_id,
+            f"🚫 {who(interaction.user)} was refused {command_label(interaction)} for the "
+            f"banned word “{inert(word, 100)}”: “{inert(text)}”",
+        )
+
+    def changed(
+        self, interaction: discord.Interaction, what: str, *, channel_id: int | None = None
+    ) -> None:
+        if interaction.guild_id is None:
+            return
+        self.post(
+            interaction.guild_id,
+            f"⚙️ {who(interaction.user)} {what}",
+            channel_id=channel_id,
+        )
