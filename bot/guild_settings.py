@@ -102,6 +102,10 @@ class GuildSettings:
     def delivery(self, guild_id: int) -> str:
         return self.stored(guild_id).delivery or DELIVERY_CHANNEL
 
+    def delivery_setting(self, guild_id: int) -> Setting:
+        chosen = self.stored(guild_id).delivery
+        return Setting(chosen or DELIVERY_CHANNEL, chosen is not None)
+
     def log_channel(self, guild_id: int) -> int | None:
         return self.stored(guild_id).log_channel_id
 
@@ -157,7 +161,7 @@ class GuildSettings:
             )
             if value is not None
         ]
-        return "set the limits: " + ", ".join(changes)
+        return ", ".join(changes)
 
     def add_word(self, guild_id: int, raw: str) -> str:
         try:

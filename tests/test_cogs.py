@@ -36,6 +36,13 @@ EXPECTED_COMMANDS = [
     "jobs cancel",
     "videos list",
     "videos get",
+    "settings show",
+    "settings limits",
+    "settings words",
+    "settings log",
+    "settings delivery",
+    "settings style",
+    "settings reset",
 ]
 DUMMY_ENV = {
     "DISCORD_TOKEN": "dummy-discord-token",

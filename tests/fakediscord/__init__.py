@@ -31,6 +31,7 @@ Changing the world (each is immediate; clients get the gateway event from the re
     fd.delete_channel(channel_id)   # any request there -> 404 10003
     fd.forbid_channel(channel_id)   # posting -> 403 50013; missing_access=True: all 403 50001
     fd.block_dms(user_id)           # posting in that user's DM -> 403 50007
+    fd.allow_command(name, user_id) # an Integrations override: the member may run /name
     fd.expire_interaction(inter)    # its token is dead, as after 15 minutes (401 50027)
     fd.ack_deadline = 3.0; fd.nonce_window = 300.0
     await fd.disconnect_all()       # drop connections; clients RESUME, missed events replayed
@@ -47,8 +48,11 @@ Driving the bot (each waits up to `timeout` for a connected client)::
 
 Options are typed from the command the bot synced (else from the Python value: str, int,
 bool, float, FakeUser); attachments are served by the fake, so Attachment.read() gets the
-bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
-forces it, False leaves it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
+bytes. A command whose `default_member_permissions` the member lacks (in that channel)
+raises CommandHidden, as Discord neither shows nor sends it, unless `allow_command` allowed
+them. A channel option is resolved with the invoking member's permissions. `data.guild_id`
+is set when the command was synced to the guild (guild_command=True forces it, False leaves
+it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
 
 Looking at what the bot did::
 
@@ -82,6 +86,7 @@ the bot could ping everyone. Routes it does not know are recorded, logged and an
 
 from __future__ import annotations
 
+from tests.fakediscord.interactions import CommandHidden
 from tests.fakediscord.models import (
     CallbackRecord,
     CommandSync,
@@ -97,6 +102,7 @@ from tests.fakediscord.server import FakeDiscord
 
 __all__ = [
     "CallbackRecord",
+    "CommandHidden",
     "CommandSync",
     "FakeDiscord",
     "FakeFile",

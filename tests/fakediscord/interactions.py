@@ -31,6 +31,10 @@ GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
 AttachmentSpec = tuple[str, bytes, str]
 
 
+class CommandHidden(PermissionError):
+    """Discord would neither show this command to the member nor let them run it."""
+
+
 def _schema_options(
     command: JsonDict | None, group: str | None, subcommand: str | None
 ) -> list[JsonDict] | None:
@@ -117,6 +121,8 @@ class InteractionBuilder:
     ) -> JsonDict:
         """Type 2 (or type 4 autocomplete when `focused` names the option being typed)."""
         command = self.state.find_command(name, guild_command=guild_command)
+        if command is not None:
+            self._check_visible(command, user, channel_id)
         schema = _schema_options(command, group, subcommand)
         types = {option["name"]: option["type"] for option in schema or []}
         resolved: dict[str, dict[str, JsonDict]] = {}
@@ -128,7 +134,7 @@ class InteractionBuilder:
                 raise ValueError(f"/{name} has no option {option_name!r}; it has {sorted(types)}")
             option_type = types.get(option_name) or _infer_type(value)
             option: JsonDict = {"name": option_name, "type": option_type}
-            option["value"] = self._option_value(option_type, value, resolved)
+            option["value"] = self._option_value(option_type, value, resolved, user)
             if option_name == focused:
                 option["focused"] = True
             options.append(option)
@@ -157,8 +163,23 @@ class InteractionBuilder:
         payload["data"] = data
         return payload
 
+    def _check_visible(self, command: JsonDict, user: FakeUser, channel_id: int) -> None:
+        """A command's `default_member_permissions` hide it from members without them, unless
+        the server allowed the member in Server Settings > Integrations (an override)."""
+        needed = int(command.get("default_member_permissions") or 0)
+        if not needed or not self.guild.is_text_channel(channel_id):
+            return
+        if user.id in self.state.command_overrides.get(command["name"], set()):
+            return
+        if self.guild.permissions(user.id, channel_id) & needed != needed:
+            raise CommandHidden(f"/{command['name']} is hidden from {user.username}")
+
     def _option_value(
-        self, option_type: int, value: Any, resolved: dict[str, dict[str, JsonDict]]
+        self,
+        option_type: int,
+        value: Any,
+        resolved: dict[str, dict[str, JsonDict]],
+        invoker: FakeUser,
     ) -> Any:
         guild = self.guild
         if option_type in (USER, MENTIONABLE) and isinstance(value, FakeUser):
@@ -169,9 +190,10 @@ class InteractionBuilder:
             return str(value.id)
         if option_type == CHANNEL:
             channel = guild.channels[int(value)]
+            # Discord resolves a channel with the permissions of the member who invoked.
             resolved.setdefault("channels", {})[str(channel.id)] = {
                 **payloads.text_channel(guild, channel),
-                "permissions": str(guild.permissions(self.state.bot_user.id, channel.id)),
+                "permissions": str(guild.permissions(invoker.id, channel.id)),
             }
             return str(channel.id)
         if option_type == ROLE:

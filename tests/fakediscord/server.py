@@ -215,6 +215,11 @@ class FakeDiscord(InteractionDriving):
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def allow_command(self, name: str, user_id: int) -> None:
+        """As an admin would in Server Settings > Integrations: the member may run `/name`
+        although they lack its default member permissions."""
+        self.state.command_overrides.setdefault(name, set()).add(user_id)
+
     def block_dms(self, user_id: int) -> None:
         """Posting in that user's DM channel answers 403 50007."""
         self.state.guild.blocked_dms.add(user_id)

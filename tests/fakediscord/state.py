@@ -97,6 +97,8 @@ class FakeState:
         self.unhandled_calls: list[RestCall] = []
         self.command_syncs: list[CommandSync] = []
         self.registered_commands: dict[int | None, list[JsonDict]] = {}
+        # Server Settings > Integrations: members allowed a command whatever its default.
+        self.command_overrides: dict[str, set[int]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.message_listeners: list[MessageListener] = []
         self.changed = asyncio.Condition()
