@@ -8,6 +8,7 @@ import io
 import pytest
 from PIL import Image
 
+from bot.jobs.settings_store import StoredGuild
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
 
 AVA = STOCK_AVATARS[0].id
@@ -64,7 +65,24 @@ CASES = [
     ("avatar", "default", {"avatar": "Nobody"}, {}, "Nobody"),
     ("jobs", "cancel", {"job": 999}, {}, "can't find"),
     ("videos", "get", {"video": "cnotavideo000000000000000"}, {}, "can't find"),
+    ("settings", "limits", {}, {}, "at least one"),
+    ("settings", "limits", {"active": 0}, {}, "from 1 to 20"),
+    ("settings", "limits", {"active": 21}, {}, "from 1 to 20"),
+    ("settings", "limits", {"daily": 1001}, {}, "from 1 to 1000"),
+    ("settings", "limits", {"server_daily": 100_001}, {}, "from 0 to 100000"),
+    ("settings", "words", {"add": "   "}, {}, "empty"),
+    ("settings", "words", {"add": "w" * 101}, {}, "too long"),
+    ("settings", "words", {"add": "?!"}, {}, "letter or digit"),
+    ("settings", "words", {"add": "moon", "remove": "sun"}, {}, "either `add` or `remove`"),
+    ("settings", "words", {"remove": "never banned"}, {}, "not on the list"),
+    ("settings", "style", {"name": "two words", "text": "ink"}, {}, "one short word"),
+    ("settings", "style", {"name": "ink"}, {}, "Give the style a `text`"),
+    ("settings", "style", {"name": "ink", "text": "s" * 301}, {}, "too long"),
+    ("settings", "style", {"name": "ink", "remove": True}, {}, "no style named `ink`"),
 ]
+# Bad settings that need a prepared server (a log channel the bot can't post in, a full word
+# list) are in test_settings.py.
+MANAGERS_ONLY = frozenset({"videos", "settings"})
 
 
 @pytest.mark.parametrize(
@@ -75,7 +93,7 @@ CASES = [
 async def test_bad_input_is_refused_kindly_and_costs_nothing(
     fd, sim, bot, command, subcommand, options, attachments, words
 ):
-    user = fd.users.owner if command == "videos" else fd.users.alice
+    user = fd.users.owner if command in MANAGERS_ONLY else fd.users.alice
     inter = await fd.invoke(
         command, options, user=user, subcommand=subcommand, attachments=attachments
     )
@@ -88,6 +106,7 @@ async def test_bad_input_is_refused_kindly_and_costs_nothing(
     assert sim.count("POST", "/api/video/create") == 0
     assert sim.count("POST", "/api/media") == 0
     assert bot.store.recent_jobs(user.id) == []
+    assert bot.guild_settings.stored(fd.guild_id) == StoredGuild(fd.guild_id)
     # The bot goes on serving.
     ok = await fd.invoke("imagine", {"prompt": "a calm lake"}, user=fd.users.bob)
     assert "Started job" in (await fd.wait_for_response(ok, timeout=10)).content
@@ -95,4 +114,12 @@ async def test_bad_input_is_refused_kindly_and_costs_nothing(
 
 def test_the_table_covers_every_command_and_enough_cases():
     assert len(CASES) >= 15
-    assert {case[0] for case in CASES} == {"imagine", "edit", "speak", "avatar", "jobs", "videos"}
+    assert {case[0] for case in CASES} == {
+        "imagine",
+        "edit",
+        "speak",
+        "avatar",
+        "jobs",
+        "videos",
+        "settings",
+    }

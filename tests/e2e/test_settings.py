@@ -6,7 +6,9 @@ import discord
 import pytest
 
 from bot.jobs.models import JobState
-from bot.jobs.settings_store import StoredGuild
+from bot.jobs.settings_store import GuildSettingsStore, StoredGuild
+from bot.jobs.store import JobStore
+from bot.words import MAX_ENTRIES
 from tests.e2e.harness import running_bot, wait_until
 from tests.fakediscord import CommandHidden
 
@@ -182,6 +184,21 @@ async def test_a_log_channel_the_bot_cannot_post_in_is_refused(fd, bot):
     answer = await settings(fd, "log", channel=fd.other_channel_id)
     assert "View Channel and Send Messages" in answer.content
     assert bot.guild_settings.stored(fd.guild_id) == StoredGuild(fd.guild_id)
+
+
+async def test_a_full_word_list_refuses_one_more_and_keeps_what_it_has(fd, sim, db_path):
+    with JobStore(db_path) as store:
+        words = GuildSettingsStore(store.db)
+        for n in range(MAX_ENTRIES):
+            words.add_word(fd.guild_id, f"word{n}", f"word{n}", limit=MAX_ENTRIES)
+    async with running_bot(fd, sim, db_path) as bot:
+        answer = await settings(fd, "words", add="one more")
+        assert f"The list is full ({MAX_ENTRIES} words" in answer.content
+        assert len(bot.guild_settings.words(fd.guild_id)) == MAX_ENTRIES
+        assert "word499" in (await imagine(fd, fd.users.alice, "WORD499")).content
+        text = shown(await settings(fd, "show"))
+        assert f"Banned words ({MAX_ENTRIES})" in text and "more" in text
+        assert len(text) < 6000  # within one embed
 
 
 async def test_delivery_by_dm_sends_status_and_result_to_the_requester(fd, sim, bot):
