@@ -45,51 +45,35 @@ class GuildSettingsStore:
 
     def load_all(self) -> dict[int, StoredGuild]:
         """Every server that has set anything (a few rows each: read once at start)."""
+        return self._read("", [])
+
+    def load(self, guild_id: int) -> StoredGuild:
+        """One server's settings, as stored now."""
+        return self._read("WHERE guild_id = ?", [guild_id]).get(guild_id) or StoredGuild(guild_id)
+
+    def _read(self, where: str, params: list[Any]) -> dict[int, StoredGuild]:
         guilds: dict[int, StoredGuild] = {}
 
         def guild(guild_id: int) -> StoredGuild:
             return guilds.setdefault(guild_id, StoredGuild(guild_id))
 
         columns = ", ".join(_SETTING_COLUMNS)
-        for row in self._db.execute(f"SELECT guild_id, {columns} FROM guild_settings"):
+        for row in self._db.execute(
+            f"SELECT guild_id, {columns} FROM guild_settings {where}", params
+        ):
             stored = guild(row[0])
             for name, value in zip(_SETTING_COLUMNS, row[1:], strict=True):
                 setattr(stored, name, value)
         for guild_id, word in self._db.execute(
-            "SELECT guild_id, word FROM guild_words ORDER BY added_at, rowid"
+            f"SELECT guild_id, word FROM guild_words {where} ORDER BY added_at, rowid", params
         ):
             guild(guild_id).words.append(word)
         for guild_id, name, text, negative in self._db.execute(
-            "SELECT guild_id, name, text, negative FROM guild_styles ORDER BY name"
+            f"SELECT guild_id, name, text, negative FROM guild_styles {where} ORDER BY name",
+            params,
         ):
             guild(guild_id).styles[name] = StoredStyle(name, text, negative)
         return guilds
-
-    def load(self, guild_id: int) -> StoredGuild:
-        """One server's settings, as stored now."""
-        stored = StoredGuild(guild_id)
-        columns = ", ".join(_SETTING_COLUMNS)
-        row = self._db.execute(
-            f"SELECT {columns} FROM guild_settings WHERE guild_id = ?", [guild_id]
-        ).fetchone()
-        if row is not None:
-            for name, value in zip(_SETTING_COLUMNS, row, strict=True):
-                setattr(stored, name, value)
-        stored.words = [
-            word
-            for (word,) in self._db.execute(
-                "SELECT word FROM guild_words WHERE guild_id = ? ORDER BY added_at, rowid",
-                [guild_id],
-            )
-        ]
-        stored.styles = {
-            name: StoredStyle(name, text, negative)
-            for name, text, negative in self._db.execute(
-                "SELECT name, text, negative FROM guild_styles WHERE guild_id = ? ORDER BY name",
-                [guild_id],
-            )
-        }
-        return stored
 
     def update(self, guild_id: int, **values: Any) -> None:
         """Set some of the plain settings; a value given as None goes back to the default."""

@@ -248,6 +248,27 @@ async def test_delivery_by_dm_falls_back_to_the_channel_when_dms_are_closed(fd, 
     assert job.channel_id == fd.channel_id
 
 
+async def test_a_dm_job_whose_dms_close_later_ends_in_the_channel_it_was_asked_in(fd, sim, bot):
+    alice, bob = fd.users.alice, fd.users.bob
+    sim.config.image_seconds = (400.0, 400.0)  # working for a while
+    await settings(fd, "delivery", mode="dm")
+    await imagine(fd, alice, "a slow comet")
+    await imagine(fd, bob, "a failing comet")
+    fd.block_dms(alice.id)
+    fd.block_dms(bob.id)
+    first, second = bot.store.recent_jobs(alice.id, 1)[0], bot.store.recent_jobs(bob.id, 1)[0]
+    assert first.channel_id == fd.dm_channel_id(alice.id)
+
+    sim.complete_now(first.miraflow_job_id)
+    result = await fd.wait_for_message(lambda m: m.files, timeout=15)
+    assert result.channel_id == fd.channel_id and result.pinged_users == {alice.id}
+    sim.fail_now(second.miraflow_job_id)
+    notice = await fd.wait_for_message(
+        lambda m: m.channel_id == fd.channel_id and m.pinged_users == {bob.id}, timeout=15
+    )
+    assert f"job #{second.id}" in notice.content.lower()
+
+
 async def test_styles_are_added_replaced_listed_and_removed(fd, bot):
     added = await settings(fd, "style", name="Watercolor", text="soft watercolor, paper grain")
     assert "Added the style **watercolor**" in added.content
