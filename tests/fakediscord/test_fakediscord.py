@@ -22,7 +22,7 @@ import pytest
 import yarl
 
 from bot.discord_endpoints import point_discord_at
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import CommandHidden, FakeDiscord
 from tests.fakediscord.tinybot import PNG, TinyBot
 
 # connecting
@@ -273,3 +273,35 @@ async def test_clean_shutdown_leaves_no_session_task_or_warning(
     assert "Unclosed" not in caplog.text and "Task was destroyed" not in caplog.text
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     assert discord.http.Route.BASE == "https://discord.com/api/v10"
+
+
+# command permissions
+
+
+async def test_default_member_permissions_hide_a_command_unless_integrations_allow_it(
+    fd: FakeDiscord, bot: TinyBot
+) -> None:
+    manage_guild = 1 << 5
+    command = {
+        "name": "admin",
+        "description": "for managers",
+        "default_member_permissions": str(manage_guild),
+        "options": [{"type": 7, "name": "where", "description": "a channel"}],
+    }
+    async with fd.client_session() as http:
+        url = f"/api/v10/applications/{fd.application_id}/guilds/{fd.guild_id}/commands"
+        async with http.put(url, json=[command]) as answer:
+            assert answer.status == 200
+    with pytest.raises(CommandHidden):
+        await fd.invoke("admin", {"where": fd.channel_id}, user=fd.users.bob)
+
+    fd.allow_command("admin", fd.users.bob.id)
+    inter = await fd.invoke("admin", {"where": fd.other_channel_id}, user=fd.users.bob)
+    member = inter.payload["member"]
+    assert int(member["permissions"]) & manage_guild == 0
+    # A channel option is resolved with the permissions of the member who invoked.
+    resolved = inter.payload["data"]["resolved"]["channels"][str(fd.other_channel_id)]
+    bob_there = fd.state.guild.permissions(fd.users.bob.id, fd.other_channel_id)
+    assert int(resolved["permissions"]) == bob_there
+    owner = await fd.invoke("admin", {"where": fd.channel_id}, user=fd.users.owner)
+    assert owner.user_id == fd.users.owner.id
