@@ -22,7 +22,7 @@ from bot.errors import UserFacingError
 from bot.ui.progress import short
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from bot.ui.progress import short
 from bot.ui.results import EMBED_COLOUR
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 ITEMS_PER_PAGE = MAX_EMBEDS_PER_MESSAGE
 # Kept short so ten embeds stay well under Discord's 6000 characters per message.

@@ -17,7 +17,8 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.jobs.models import JobKind
+from bot.jobs.job_requests import FoundVideo
+from bot.launch import origin_of
 from bot.miraflow import MiraflowError, NotFoundError
 from bot.miraflow.models import Video
 from bot.ui.pages import MAX_EMBEDS_PER_MESSAGE, PagedView, chunks, page_footer
@@ -25,7 +26,7 @@ from bot.ui.progress import short
 from bot.ui.results import EMBED_COLOUR
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +111,17 @@ class Videos(
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._find(wanted)
         name = found.name or found.id
-        params = {"name": name, "video_id": found.id}
+        avatar_name = None
         if found.source_avatar_id:
-            params["avatar_id"] = found.source_avatar_id
+            # Shown in the result's embed.
             avatar_name = (await self._avatar_names()).get(found.source_avatar_id)
-            if avatar_name:
-                params["avatar_name"] = avatar_name  # shown in the result's embed
-        job = self.bot.jobs.adopt_finished(
-            JobKind.VIDEO,
-            found.id,
-            params=params,
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or interaction.user.id,
-            guild_id=interaction.guild_id,
-            upload_limit=interaction.filesize_limit,
+        request = FoundVideo(
+            video_id=found.id,
+            name=name,
+            avatar_id=found.source_avatar_id or None,
+            avatar_name=avatar_name or None,
         )
+        job = self.bot.jobs.adopt_finished(origin_of(interaction), found.id, request)
         await interaction.followup.send(
             f"Posting **{discord.utils.escape_markdown(short(name, 100))}** in this channel "
             f"in a moment (job #{job.id}).",

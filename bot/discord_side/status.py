@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import aiohttp
 import discord
 
 from bot.jobs.models import Job
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.ui.progress import status_line
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ def mention_only(user_id: int) -> discord.AllowedMentions:
 
 
 class StatusBoard:
-    def __init__(self, bot: discord.Client, store: JobStore, clock=time.time) -> None:
+    def __init__(
+        self, bot: discord.Client, store: Store, clock: Callable[[], float] = time.time
+    ) -> None:
         self._bot = bot
         self._store = store
         self._clock = clock
@@ -61,7 +64,7 @@ class StatusBoard:
 
     async def refresh(self, job: Job, *, force: bool = False) -> None:
         """Show the job's current state; throttled unless `force` (for final states)."""
-        if not self._editable(job, force):
+        if job.status_message_id is None or not self._editable(job, force):
             return
         self._store.update(job.id, status_edited_at=self._clock())
         try:
