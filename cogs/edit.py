@@ -94,7 +94,9 @@ def prepare_files(
 
 def _has_white(mask_png: bytes) -> bool:
     with Image.open(io.BytesIO(mask_png)) as image:
-        return image.getextrema()[1] > 0
+        highest = image.getextrema()[1]  # a single band: the mask is black and white
+    assert isinstance(highest, int | float)
+    return highest > 0
 
 
 async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:

@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.catalogue import CatalogueItem
+from bot.catalogue import ItemT
 from bot.choices import (
     CHOICE_LIMIT,
     avatar_autocomplete,
@@ -26,6 +26,7 @@ from bot.jobs.job_requests import AudioVideoRequest, JobRequest, TextVideoReques
 from bot.jobs.store import UserDefaults
 from bot.launch import bot_of, confirm_started, job_name, origin_of
 from bot.media import AudioInfo, MediaProblem, check_attachment_size, check_audio_attachment
+from bot.miraflow.models import Avatar, Voice
 from bot.validation import MAX_NAME_LENGTH, MAX_SCRIPT_LENGTH, clean_text
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class Speak(commands.Cog):
 
     async def _resolve_speakers(
         self, user_id: int, request: SpeakRequest
-    ) -> tuple[CatalogueItem, CatalogueItem | None]:
+    ) -> tuple[Avatar, Voice | None]:
         """The avatar and (for a script) the voice: as given, else the user's defaults."""
         needs_voice = request.audio is None
         defaults: UserDefaults | None = None
@@ -252,11 +253,11 @@ class Speak(commands.Cog):
 
     @staticmethod
     async def _default_item(
-        find: Callable[[str], Awaitable[CatalogueItem | None]],
+        find: Callable[[str], Awaitable[ItemT | None]],
         value: str,
         defaults: UserDefaults | None,
         what: str,
-    ) -> CatalogueItem:
+    ) -> ItemT:
         """A stored default, which may have been deleted from the account since."""
         item = await find(value)
         if item is None:

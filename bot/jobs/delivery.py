@@ -60,12 +60,17 @@ class Delivery:
                 only_from={JobState.COMPLETE},
             )
         log.info("job %s delivered as message %s", job_id, posted.message_id)
-        where = {"result_message_id": posted.message_id, "result_channel_id": posted.channel_id}
         delivered = self._store.set_state(
-            job_id, JobState.DELIVERED, only_from={JobState.COMPLETE}, **where
+            job_id,
+            JobState.DELIVERED,
+            only_from={JobState.COMPLETE},
+            result_message_id=posted.message_id,
+            result_channel_id=posted.channel_id,
         )
         # Cancelled while it was being posted: the message exists all the same.
-        return delivered or self._store.update(job_id, **where)
+        return delivered or self._store.update(
+            job_id, result_message_id=posted.message_id, result_channel_id=posted.channel_id
+        )
 
     def _still_wanted(self, job_id: int) -> bool:
         current = self._store.get(job_id)

@@ -195,6 +195,7 @@ def load_request(kind: JobKind, text: str | None, *, job_id: int = 0) -> JobRequ
         log.warning("job %s: its request is not a JSON object", job_id)
         return UnreadableRequest({})
     version = data.get("v")
+    type_name: str | None
     if version is None:
         type_name = _legacy_type(kind, data)
     elif version == FORMAT_VERSION:

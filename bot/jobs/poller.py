@@ -276,7 +276,7 @@ class Poller:
 
     async def _progress(self, job: Job, status: JobStatus, polls: int) -> None:
         now = self._clock()
-        state = JobState.QUEUED if status.status == "inference_started" else JobState.WORKING
+        state = JobState.QUEUED if status.queued else JobState.WORKING
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
         delay = self._config.schedule.next(job.kind, progress, elapsed)

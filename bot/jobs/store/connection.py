@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -23,7 +23,11 @@ from bot.jobs.store.rows import JOB_COLUMNS, job_from_row
 
 log = logging.getLogger(__name__)
 
-Params = dict[str, Any] | Iterable[Any]
+Params = dict[str, Any] | Sequence[Any]
+
+
+# `RETURNING` on writes needs SQLite 3.35 (2021).
+MIN_SQLITE = (3, 35)
 
 
 class Connection:
@@ -31,6 +35,10 @@ class Connection:
     `check_same_thread` is off only so that it may be created or closed elsewhere."""
 
     def __init__(self, path: str | Path) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the store needs 3.35 or newer"
+            )
         self.path = str(path)
         in_memory = self.path == ":memory:"
         if not in_memory:
