@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.catalogue import MAX_SUGGESTIONS as MAX_CHOICES
+from bot.choices import CHOICE_LIMIT as CHOICE_NAME_LENGTH
 from bot.errors import UserFacingError
 from bot.jobs.models import CANCELLABLE_STATES, Job, JobState
 from bot.ui.progress import (
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
     from bot.discord_bot import MiraflowBot
 
 RECENT_JOBS = 10
-MAX_CHOICES = 25  # Discord's limit on autocomplete results
-CHOICE_NAME_LENGTH = 100
 ERROR_LENGTH = 180
 SUBJECT_LENGTH = 60
 SHOWS_REASON = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.UNKNOWN})

@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.choices import CHOICE_LIMIT as CHOICE_LENGTH
 from bot.errors import UserFacingError
 from bot.jobs.job_requests import FoundVideo
 from bot.launch import origin_of
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHOICE_LENGTH = 100  # Discord's limit on a choice's name and value
 AVATAR_NAMES_WITHIN = 2.0  # /videos list shows avatar ids instead of waiting longer
 NOT_FOUND = (
     "I can't find that video. Pick one from the list as you type, or see `/videos list`. "

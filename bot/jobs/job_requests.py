@@ -8,6 +8,7 @@ subject, never re-rolled) rather than an error in the poller.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -148,6 +149,8 @@ _TYPES: dict[str, type[Any]] = {
     "found_video": FoundVideo,
 }
 _NAMES = {cls: name for name, cls in _TYPES.items()}
+# Worked out once: every row the poller reads is loaded through `_build`.
+_FIELD_NAMES = {cls: frozenset(f.name for f in fields(cls)) for cls in _TYPES.values()}
 
 
 def kind_of(request: JobRequest) -> JobKind:
@@ -186,14 +189,22 @@ def dump_request(request: JobRequest) -> str:
 
 def load_request(kind: JobKind, text: str | None, *, job_id: int = 0) -> JobRequest:
     """The record stored in a `params` column, in the current or the first (untyped) form."""
+    request, problem = _parse(kind, text or "{}")
+    if problem:
+        log.warning("job %s: %s", job_id, problem)
+    return request
+
+
+# The poller reads the same rows again and again: their records are immutable, so one parse
+# of each stored text serves every read.
+@functools.lru_cache(maxsize=4096)
+def _parse(kind: JobKind, text: str) -> tuple[JobRequest, str | None]:
     try:
-        data = json.loads(text or "{}")
+        data = json.loads(text)
     except (TypeError, ValueError):
-        log.warning("job %s: its request is not valid JSON", job_id)
-        return UnreadableRequest({})
+        return UnreadableRequest({}), "its request is not valid JSON"
     if not isinstance(data, dict):
-        log.warning("job %s: its request is not a JSON object", job_id)
-        return UnreadableRequest({})
+        return UnreadableRequest({}), "its request is not a JSON object"
     version = data.get("v")
     type_name: str | None
     if version is None:
@@ -201,16 +212,14 @@ def load_request(kind: JobKind, text: str | None, *, job_id: int = 0) -> JobRequ
     elif version == FORMAT_VERSION:
         type_name = data.get("type")
     else:
-        log.warning("job %s: request format %r is newer than this bot", job_id, version)
-        return UnreadableRequest(data)
+        return UnreadableRequest(data), f"request format {version!r} is newer than this bot"
     cls = _TYPES.get(type_name or "")
     if cls is None:
-        return UnreadableRequest(data)
+        return UnreadableRequest(data), f"unknown request type {type_name!r}"
     try:
-        return _build(cls, data)
+        return _build(cls, data), None
     except (TypeError, ValueError):
-        log.warning("job %s: its request lacks a field its type needs", job_id)
-        return UnreadableRequest(data)
+        return UnreadableRequest(data), "its request lacks a field its type needs"
 
 
 def _legacy_type(kind: JobKind, data: dict[str, Any]) -> str:
@@ -228,7 +237,7 @@ def _legacy_type(kind: JobKind, data: dict[str, Any]) -> str:
 
 
 def _build(cls: type[Any], data: dict[str, Any]) -> JobRequest:
-    names = {f.name for f in fields(cls)}
+    names = _FIELD_NAMES[cls]
     values = {name: value for name, value in data.items() if name in names}
     if "media_ids" in values:
         values["media_ids"] = tuple(values["media_ids"])
