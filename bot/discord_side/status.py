@@ -53,24 +53,23 @@ class StatusBoard:
         self._store.update(job.id, status_message_id=message.id, status_edited_at=self._clock())
         return message
 
-    def _editable(self, job: Job, force: bool) -> bool:
-        if job.status_message_id is None:
-            return False
+    def _editable(self, job: Job, message_id: int, force: bool) -> bool:
         now = self._clock()
-        created = discord.utils.snowflake_time(job.status_message_id).timestamp()
+        created = discord.utils.snowflake_time(message_id).timestamp()
         if now - created > MAX_EDIT_AGE:
             return False
         return force or job.status_edited_at is None or now - job.status_edited_at >= EDIT_INTERVAL
 
     async def refresh(self, job: Job, *, force: bool = False) -> None:
         """Show the job's current state; throttled unless `force` (for final states)."""
-        if job.status_message_id is None or not self._editable(job, force):
+        message_id = job.status_message_id
+        if message_id is None or not self._editable(job, message_id, force):
             return
         self._store.update(job.id, status_edited_at=self._clock())
         try:
             await (
                 self.channel(job)
-                .get_partial_message(job.status_message_id)
+                .get_partial_message(message_id)
                 .edit(content=status_line(job), allowed_mentions=discord.AllowedMentions.none())
             )
         except (discord.HTTPException, aiohttp.ClientError) as exc:
