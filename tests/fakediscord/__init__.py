@@ -45,6 +45,39 @@ Driving the bot (each waits up to `timeout` for a connected client)::
     choices = await fd.autocomplete("speak", {"text": "hi", "avatar": "ann"}, focused="avatar")
     inter = await fd.click(message, "custom-id", user=fd.users.bob)  # must exist, be enabled
 
+Members' messages and context menus (a right click > Apps)::
+
+    pic = fd.host_file("dog.jpg", jpeg_bytes)        # a FakeFile served at pic.url
+    msg = await fd.post_message("see this", author=fd.users.bob, channel_id=None,
+                                attachments=[("cat.png", png_bytes, "image/png")],
+                                embeds=[image_link_embed(pic), image_embed(pic, title="x")])
+    inter = await fd.invoke_message_command("Edit image", msg, user=fd.users.alice)
+    inter = await fd.invoke_user_command("Wave", fd.users.bob, user=fd.users.alice)
+
+(`image_link_embed`, `image_embed` from tests.fakediscord.members: the embed Discord unfurls
+for a posted picture link, type "image" with a thumbnail; a rich embed with an image.) A menu
+is INTERACTION_CREATE type 2 with `data.type` 3 (message) or 2 (user), `data.target_id`, no
+options, and the target in full under `data.resolved` (messages; users + members), so the
+callback gets a real discord.Message whose attachments read() the bytes. A member's message
+reaches clients as MESSAGE_CREATE (author, member); a client without the privileged
+MESSAGE_CONTENT intent gets its content, embeds and attachments blank unless it mentions the
+bot, as on Discord (REST fetches and interactions carry them in full).
+
+Modals::
+
+    modal = await fd.wait_for_modal(inter)   # FakeModal: title, custom_id, components, inputs()
+    submit = await fd.submit_modal(modal_or_inter, {"edit:prompt": "make it blue"}, user=None)
+    response = await fd.wait_for_response(submit)
+
+A modal callback (type 9) is checked (title 45, custom_id 100, 1-5 rows or labels, text
+inputs' limits; else 400 50035) and recorded. The submission (type 5, by the member who
+opened it unless `user`) mirrors the modal: a text input in an action row comes back in a
+row, one in a label (type 18, discord.py 2.6+) in a label, with `value`; selects get
+`values` (a str or a list). Inputs left out keep their default; a value a member could not
+type (under min_length, over max_length, a required one blank, an unknown custom_id) raises
+ValueError. A submit may be answered with a message or a defer; with an update (6, 7) only
+when the modal was opened from a click (it then carries and edits that `message`).
+
 Options are typed from the command the bot synced (else from the Python value: str, int,
 bool, float, FakeUser); attachments are served by the fake, so Attachment.read() gets the
 bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
@@ -88,6 +121,7 @@ from tests.fakediscord.models import (
     FakeFile,
     FakeInteraction,
     FakeMessage,
+    FakeModal,
     FakeRoles,
     FakeUser,
     FakeUsers,
@@ -102,6 +136,7 @@ __all__ = [
     "FakeFile",
     "FakeInteraction",
     "FakeMessage",
+    "FakeModal",
     "FakeRoles",
     "FakeUser",
     "FakeUsers",

@@ -119,7 +119,7 @@ class InteractionDriving:
             payload=payload,
         )
         record = InteractionRecord(interaction)
-        if interaction.type == 3:
+        if "message" in payload:  # a click, or a modal opened from one
             record.clicked_message_id = int(payload["message"]["id"])
         self.state.interactions[interaction.id] = record
         await self.gateway.dispatch(session, "INTERACTION_CREATE", payload)

@@ -250,9 +250,28 @@ class GatewayHub:
         else:
             data = dict(message.raw)
             if is_guild:
-                data["member"] = payloads.member(self.state.guild, self.state.bot_user)
+                author = self.state.users_by_id()[message.author_id or self.state.bot_user.id]
+                data["member"] = payloads.member(self.state.guild, author)
                 del data["member"]["user"]
-        await self.broadcast(event, data, intent=intent)
+        for session in self.live_sessions():
+            if session.intents & intent:
+                await self.dispatch(session, event, self._as_seen_by(session, message, data))
+
+    def _as_seen_by(
+        self, session: GatewaySession, message: FakeMessage, data: JsonDict
+    ) -> JsonDict:
+        """Without the privileged MESSAGE_CONTENT intent, a member's guild message arrives with
+        its content, embeds, attachments and components empty, unless it mentions the bot."""
+        hidden = (
+            message.author_id is not None
+            and message.guild_id is not None
+            and not session.intents & payloads.MESSAGE_CONTENT_INTENT
+            and self.state.bot_user.id not in message.pinged_users
+            and "content" in data
+        )
+        if not hidden:
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
     async def disconnect_all(self, code: int = 4000) -> None:
         """Drop every connection without ending sessions; discord.py RESUMEs."""

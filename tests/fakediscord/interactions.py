@@ -1,4 +1,4 @@
-"""INTERACTION_CREATE payloads: slash commands, autocomplete, component clicks.
+"""INTERACTION_CREATE payloads: slash commands, context menus, autocomplete, component clicks.
 
 Option types come from the synced command when the bot has synced it (as Discord knows
 them), else from the Python value: str 3, int 4, bool 5, float 10, FakeUser 6, and 11 for
@@ -27,6 +27,7 @@ STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT =
     11,
 )
 GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+USER_MENU, MESSAGE_MENU = 2, 3
 
 AttachmentSpec = tuple[str, bytes, str]
 
@@ -149,13 +150,50 @@ class InteractionBuilder:
         }
         if resolved:
             data["resolved"] = resolved
-        if command is not None and "guild_id" in command:
-            data["guild_id"] = command["guild_id"]
-        elif command is None and guild_command:
-            data["guild_id"] = str(self.guild.id)
+        data.update(self._command_scope(command, guild_command))
         payload = self.base(4 if focused else 2, user, channel_id)
         payload["data"] = data
         return payload
+
+    def context_menu(
+        self,
+        name: str,
+        target: FakeMessage | FakeUser,
+        *,
+        user: FakeUser,
+        channel_id: int,
+        guild_command: bool | None,
+    ) -> JsonDict:
+        """Type 2 for a right click: a message menu (data.type 3) or a user menu (data.type 2).
+
+        Discord sends no options, only the target, in full, under `resolved`.
+        """
+        menu_type = MESSAGE_MENU if isinstance(target, FakeMessage) else USER_MENU
+        command = self.state.find_command(name, guild_command=guild_command, command_type=menu_type)
+        resolved: dict[str, dict[str, JsonDict]] = {}
+        if isinstance(target, FakeMessage):
+            resolved["messages"] = {str(target.id): target.raw}
+        else:
+            self._option_value(USER, target, resolved)
+        data: JsonDict = {
+            "id": command["id"] if command else str(snowflake()),
+            "name": name,
+            "type": menu_type,
+            "target_id": str(target.id),
+            "resolved": resolved,
+        }
+        data.update(self._command_scope(command, guild_command))
+        payload = self.base(2, user, channel_id)
+        payload["data"] = data
+        return payload
+
+    def _command_scope(self, command: JsonDict | None, guild_command: bool | None) -> JsonDict:
+        """`data.guild_id` is there when the command was synced to the guild (or forced)."""
+        if command is not None and "guild_id" in command:
+            return {"guild_id": command["guild_id"]}
+        if command is None and guild_command:
+            return {"guild_id": str(self.guild.id)}
+        return {}
 
     def _option_value(
         self, option_type: int, value: Any, resolved: dict[str, dict[str, JsonDict]]

@@ -11,10 +11,11 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakediscord import payloads
-from tests.fakediscord.driving import InteractionDriving
 from tests.fakediscord.gateway import GatewayHub, GatewaySession
 from tests.fakediscord.ids import snowflake
 from tests.fakediscord.interactions import InteractionBuilder
+from tests.fakediscord.members import MemberActions
+from tests.fakediscord.modals import ModalActions
 from tests.fakediscord.models import (
     CommandSync,
     FakeMessage,
@@ -40,7 +41,7 @@ MAX_REQUEST_BYTES = 512 * 1024 * 1024
 BOT_TOKEN = "fake-bot-token.for-tests-only.c2VjcmV0"
 
 
-class FakeDiscord(InteractionDriving):
+class FakeDiscord(MemberActions, ModalActions):
     """See the package docstring for the test-facing API."""
 
     def __init__(self, *, token: str = BOT_TOKEN) -> None:

@@ -24,6 +24,7 @@ from tests.fakediscord.models import (
     FakeFile,
     FakeInteraction,
     FakeMessage,
+    FakeModal,
     FakeUser,
     JsonDict,
     RestCall,
@@ -61,6 +62,7 @@ class InteractionRecord:
     followup_ids: list[int] = field(default_factory=list)
     clicked_message_id: int | None = None
     expired: bool = False
+    modal: FakeModal | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -175,6 +177,7 @@ class FakeState:
         source: str = "channel",
         interaction_id: int | None = None,
         flags: int | None = None,
+        author_id: int | None = None,
     ) -> FakeMessage:
         guild_id = self.guild.id if self.guild.is_text_channel(channel_id) else None
         allowed = payload.get("allowed_mentions")
@@ -197,6 +200,7 @@ class FakeState:
             source=source,
             interaction_id=interaction_id,
             created_at=time.monotonic(),
+            author_id=author_id,
         )
         self.refresh_raw(message)
         self.messages[message.id] = message
@@ -254,9 +258,9 @@ class FakeState:
                     **({"name": interaction.name} if interaction.name else {}),
                 },
             )
-        message.raw = payloads.message(
-            message, author=self.bot_user, users_by_id=self.users_by_id(), extra=extra
-        )
+        users = self.users_by_id()
+        author = users[message.author_id] if message.author_id else self.bot_user
+        message.raw = payloads.message(message, author=author, users_by_id=users, extra=extra)
 
     async def _publish(self, event: str, message: FakeMessage) -> None:
         for listener in self.message_listeners:
@@ -304,8 +308,11 @@ class FakeState:
             result.setdefault("integration_types", [0])
         return result
 
-    def find_command(self, name: str, *, guild_command: bool | None) -> JsonDict | None:
-        """The registered slash command of that name, guild scope first, as Discord shows it."""
+    def find_command(
+        self, name: str, *, guild_command: bool | None, command_type: int = 1
+    ) -> JsonDict | None:
+        """The registered command of that name and type (1 slash, 2 user menu, 3 message menu),
+        guild scope first, as Discord shows it."""
         scopes: list[int | None] = []
         if guild_command is not False:
             scopes.append(self.guild.id)
@@ -313,6 +320,6 @@ class FakeState:
             scopes.append(None)
         for scope in scopes:
             for command in self.registered_commands.get(scope, []):
-                if command["name"] == name and command.get("type", 1) == 1:
+                if command["name"] == name and command.get("type", 1) == command_type:
                     return command
         return None
