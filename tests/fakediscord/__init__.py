@@ -25,9 +25,28 @@ admin), `fd.users.alice` and `fd.users.bob` (plain members; `.id`, `.mention`), 
 (everyone, admin, artists (mentionable), bot). GUILD_CREATE carries channels, roles and the bot's
 member (every member with the GUILD_MEMBERS intent); REQUEST_GUILD_MEMBERS is answered.
 
+Several guilds and shards::
+
+    async with FakeDiscord(guilds=4, shards=2) as fd:  # shards: what GET /gateway/bot recommends
+        fd.guilds                  # [FakeGuild]: .id .name .channel_id .other_channel_id .users
+                                   # .roles; fd.guilds[0] is fd.guild_id's (the default world)
+        fd.shard_of(guild_id, 2)   # (guild_id >> 22) % 2: guild k is on shard k % n for n <= 10
+        bot = discord.AutoShardedClient(...)  # or shard_ids=[1], shard_count=2, in any process
+        sessions = await fd.wait_for_shards(2, timeout=10)  # one ready session per shard
+        inter = await fd.invoke("hello", channel_id=fd.guilds[1].channel_id)  # to shard 1
+
+A session IDENTIFYed with `shard: [id, n]` gets a READY with that shard and only its guilds
+(in READY and as GUILD_CREATE), those guilds' events, and the interactions in them (the
+newest connected session of the owning shard gets each); DMs belong to shard 0. An
+impossible shard is closed with 4010. Each guild has its own owner, alice and bob (acting in
+a guild's channel defaults to its alice), two channels and DMs; REST serves every guild.
+discord.py waits 5 s between shards' IDENTIFYs: override `before_identify_hook` in tests
+(tinybot.ShardedTinyBot does). `fd.sessions` keeps every session, `.shard` = (id, n).
+
 Changing the world (each is immediate; clients get the gateway event from the returned task)::
 
-    fd.set_upload_limit(bytes)      # default 10 MiB; more -> 413 40005; interactions carry it
+    fd.set_upload_limit(bytes, guild_id=None)  # default 10 MiB; more -> 413 40005; interactions
+                                               # carry it (guild_id: another guild's)
     fd.delete_channel(channel_id)   # any request there -> 404 10003
     fd.forbid_channel(channel_id)   # posting -> 403 50013; missing_access=True: all 403 50001
     fd.block_dms(user_id)           # posting in that user's DM -> 403 50007

@@ -44,7 +44,7 @@ class MemberActions(InteractionDriving):
     ) -> FakeMessage:
         """A member posts in a channel (default alice, main channel); clients get MESSAGE_CREATE."""
         channel = channel_id or self.channel_id
-        poster = author or self.state.guild.users.alice
+        poster = author or self.alice_of(channel)
         files = [
             self.state.store_upload(channel, name, data, content_type, None)
             for name, data, content_type in attachments or []
@@ -69,7 +69,7 @@ class MemberActions(InteractionDriving):
         payload = self.builder.context_menu(
             name,
             target,
-            user=user or self.state.guild.users.alice,
+            user=user or self.alice_of(target.channel_id),
             channel_id=target.channel_id,
             guild_command=guild_command,
         )
@@ -86,11 +86,12 @@ class MemberActions(InteractionDriving):
         timeout: float = 10.0,
     ) -> FakeInteraction:
         """Right-click a member > Apps > `name`: a user context menu (data.type 2)."""
+        channel = channel_id or self.channel_id
         payload = self.builder.context_menu(
             name,
             target,
-            user=user or self.state.guild.users.alice,
-            channel_id=channel_id or self.channel_id,
+            user=user or self.alice_of(channel),
+            channel_id=channel,
             guild_command=guild_command,
         )
         return await self._send_interaction(payload, name=name, timeout=timeout)

@@ -122,7 +122,7 @@ class InteractionRoutes:
         files: list = []
         if callback_type in (MESSAGE, UPDATE_MESSAGE):
             check_message(data, uploads, editing=callback_type == UPDATE_MESSAGE)
-            check_upload_size(uploads, self.state.guild.upload_limit)
+            check_upload_size(uploads, self._upload_limit(record))
         if callback_type == MESSAGE:
             files = self.state.files_from(interaction.channel_id, data, uploads, keep=[])
             message = await self._create_response(record, data, files, flags=self._flags(data))
@@ -143,6 +143,10 @@ class InteractionRoutes:
                 await self.state.edit_message(clicked, data, new_files)
         record.response_type = callback_type
         return files
+
+    def _upload_limit(self, record: InteractionRecord) -> int:
+        guild = self.state.home_of(record.interaction.channel_id)
+        return (guild or self.state.guild).upload_limit
 
     @staticmethod
     def _flags(data: dict) -> int:
@@ -214,7 +218,7 @@ class InteractionRoutes:
         body = body_of(request)
         payload = json_of(request)
         check_message(payload, body.uploads, editing=False)
-        check_upload_size(body.uploads, self.state.guild.upload_limit)
+        check_upload_size(body.uploads, self._upload_limit(record))
         channel_id = record.interaction.channel_id
         original = self.state.messages.get(record.original_message_id or 0)
         if original is not None and original.loading and not original.deleted:
@@ -246,7 +250,7 @@ class InteractionRoutes:
         record = self._record(request)
         message = self._response_message(request, record)
         await apply_edit(
-            self.state, message, request, self.state.guild.upload_limit, ends_loading=True
+            self.state, message, request, self._upload_limit(record), ends_loading=True
         )
         return json_response(message.raw)
 

@@ -83,6 +83,24 @@ class TinyBot(commands.Bot):
         add_commands(self.tree)
 
 
+class ShardedTinyBot(commands.AutoShardedBot):
+    """TinyBot's commands on every shard Discord recommends (or `shard_ids` of `shard_count`)."""
+
+    def __init__(self, **shards: object) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=0.1,
+            **shards,
+        )
+        add_commands(self.tree)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s between shards' IDENTIFYs for Discord's rate limit; the fake
+        has none."""
+
+
 def add_commands(tree: app_commands.CommandTree) -> None:
     @tree.command()
     async def hello(interaction: discord.Interaction, name: str) -> None:
