@@ -91,8 +91,10 @@ Modals::
 A modal callback (type 9) is checked (title 45, custom_id 100, 1-5 rows or labels, text
 inputs' limits; else 400 50035) and recorded. The submission (type 5, by the member who
 opened it unless `user`) mirrors the modal: a text input in an action row comes back in a
-row, one in a label (type 18, discord.py 2.6+) in a label, with `value`; selects get
-`values` (a str or a list). Inputs left out keep their default; a value a member could not
+row, one in a label (type 18, discord.py 2.6+) in a label, with `value`; selects and
+checkbox groups get `values` (a str or a list), a radio group a str, a checkbox a bool, a file
+upload [(filename, bytes, content_type)] (served, under data.resolved.attachments; see
+modals.py). Inputs left out keep their default; a value a member could not
 type (under min_length, over max_length, a required one blank, an unknown custom_id) raises
 ValueError. A submit may be answered with a message or a defer; with an update (6, 7) only
 when the modal was opened from a click (it then carries and edits that `message`).

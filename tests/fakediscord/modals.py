@@ -1,56 +1,92 @@
 """Modals: what the bot opened (callback type 9), and a member submitting it (type 5).
 
-The submission mirrors the modal's layout, as Discord sends it: a text input inside an
-action row comes back in a row, one inside a label (type 18) comes back in a label, each with
-its `value`; a select inside a label comes back with `values`. Every component gets the
-numeric `id` Discord assigns when the bot left it out.
+The submission mirrors the modal's layout, as Discord sends it: a field inside an action row
+comes back in a row, one inside a label (type 18) in a label; every component gets the numeric
+`id` Discord assigns when the bot left it out. What each field carries:
+
+    text input (4)          "value": str (the default when left out)
+    selects (3, 5-8)        "values": [str]    (a str is taken as one value)
+    radio group (21)        "value": str       (absent when left out)
+    checkbox group (22)     "values": [str]
+    checkbox (23)           "value": bool
+    file upload (19)        "values": [attachment id], the files under data.resolved.attachments,
+                            given as [(filename, bytes, content_type)] and served by the fake
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from typing import Any
 
+from tests.fakediscord import payloads
 from tests.fakediscord.driving import InteractionDriving
+from tests.fakediscord.interactions import AttachmentSpec
 from tests.fakediscord.models import FakeInteraction, FakeModal, FakeUser, JsonDict
+from tests.fakediscord.state import FakeState
 
-ACTION_ROW, TEXT_INPUT, LABEL = 1, 4, 18
-SELECTS = (3, 5, 6, 7, 8)
+ACTION_ROW, TEXT_INPUT, LABEL, FILE_UPLOAD = 1, 4, 18, 19
+LISTS = (3, 5, 6, 7, 8, 22)  # selects and the checkbox group
+RADIO_GROUP, CHECKBOX = 21, 23
 MODAL_SUBMIT = 5
 
-Value = str | list[str]
+Value = str | list[str] | bool | list[AttachmentSpec]
 
 
-def submitted(modal: FakeModal, values: dict[str, Value]) -> list[JsonDict]:
-    """The `data.components` of the submission; ValueError for what Discord's client forbids."""
-    known = {item["custom_id"] for item in modal.inputs()}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(
-            f"modal {modal.custom_id!r} has no input {unknown}; it has {sorted(known)}"
-        )
-    ids = itertools.count(1)
-    return [_echo(component, values, ids) for component in modal.components]
+class Submission:
+    """Builds `data` for one submission; ValueError for what Discord's client would not send."""
+
+    def __init__(self, state: FakeState, modal: FakeModal, values: dict[str, Value]) -> None:
+        known = {item["custom_id"] for item in modal.inputs()}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"modal {modal.custom_id!r} has no input {unknown}; it has {sorted(known)}"
+            )
+        self.state, self.modal, self.values = state, modal, values
+        self.ids = itertools.count(1)
+        self.resolved: dict[str, dict[str, JsonDict]] = {}
+
+    def data(self) -> JsonDict:
+        components = [self._echo(component) for component in self.modal.components]
+        data: JsonDict = {"custom_id": self.modal.custom_id, "components": components}
+        if self.resolved:
+            data["resolved"] = self.resolved
+        return data
+
+    def _echo(self, component: JsonDict) -> JsonDict:
+        kind = component["type"]
+        answer: JsonDict = {"type": kind, "id": component.get("id") or next(self.ids)}
+        if kind == ACTION_ROW:
+            answer["components"] = [self._echo(item) for item in component["components"]]
+            return answer
+        if kind == LABEL:
+            answer["component"] = self._echo(component["component"])
+            return answer
+        if "custom_id" not in component:  # text displays and the like come back bare
+            return answer
+        custom_id = answer["custom_id"] = component["custom_id"]
+        value: Any = self.values.get(custom_id)
+        if kind == TEXT_INPUT:
+            answer["value"] = _text_value(component, value)
+        elif kind in LISTS:
+            answer["values"] = [value] if isinstance(value, str) else list(value or [])
+        elif kind == RADIO_GROUP and value is not None:
+            answer["value"] = value
+        elif kind == CHECKBOX:
+            answer["value"] = bool(value)
+        elif kind == FILE_UPLOAD:
+            answer["values"] = [self._upload(spec) for spec in value or []]
+        return answer
+
+    def _upload(self, spec: AttachmentSpec) -> str:
+        filename, data, content_type = spec
+        channel_id = self.modal.interaction.channel_id
+        upload = self.state.store_upload(channel_id, filename, data, content_type, None)
+        self.resolved.setdefault("attachments", {})[str(upload.id)] = payloads.attachment(upload)
+        return str(upload.id)
 
 
-def _echo(component: JsonDict, values: dict[str, Value], ids: Iterator[int]) -> JsonDict:
-    kind = component["type"]
-    answer: JsonDict = {"type": kind, "id": component.get("id") or next(ids)}
-    if kind == ACTION_ROW:
-        answer["components"] = [_echo(item, values, ids) for item in component["components"]]
-    elif kind == LABEL:
-        answer["component"] = _echo(component["component"], values, ids)
-    elif kind == TEXT_INPUT:
-        answer["custom_id"] = component["custom_id"]
-        answer["value"] = _text_value(component, values.get(component["custom_id"]))
-    elif kind in SELECTS:
-        answer["custom_id"] = component["custom_id"]
-        chosen = values.get(component["custom_id"], [])
-        answer["values"] = [chosen] if isinstance(chosen, str) else list(chosen)
-    return answer
-
-
-def _text_value(component: JsonDict, value: Value | None) -> str:
+def _text_value(component: JsonDict, value: Any) -> str:
     text = (component.get("value") or "") if value is None else value
     if not isinstance(text, str):
         raise ValueError(f"text input {component['custom_id']!r} takes a str, not {text!r}")
@@ -73,9 +109,7 @@ class ModalActions(InteractionDriving):
         return await self.state.wait_for(
             lambda: record.modal,
             timeout,
-            lambda: (
-                f"no modal for {interaction.name or interaction.custom_id!r}: {record.callbacks}"
-            ),
+            lambda: f"no modal answered {interaction.name!r}; callbacks: {record.callbacks}",
         )
 
     async def submit_modal(
@@ -93,7 +127,7 @@ class ModalActions(InteractionDriving):
         origin = modal.interaction
         submitter = user or self.state.users_by_id()[origin.user_id]
         payload = self.builder.base(MODAL_SUBMIT, submitter, origin.channel_id)
-        payload["data"] = {"custom_id": modal.custom_id, "components": submitted(modal, values)}
+        payload["data"] = Submission(self.state, modal, values).data()
         if "message" in origin.payload:
             clicked = self.state.messages[int(origin.payload["message"]["id"])]
             payload["message"] = clicked.raw

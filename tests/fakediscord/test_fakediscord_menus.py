@@ -121,6 +121,23 @@ async def test_a_modal_from_a_button_updates_the_clicked_message(
     assert edited.id == message.id
 
 
+async def test_a_modal_with_a_file_upload_a_select_and_a_checkbox(
+    fd: FakeDiscord, bot: TinyBot
+) -> None:
+    inter = await fd.invoke("upload", user=fd.users.bob)
+    modal = await fd.wait_for_modal(inter)
+    assert [i["type"] for i in modal.inputs()] == [19, 3, 23]
+    files = [("a.png", PNG, "image/png"), ("b.jpg", JPEG, "image/jpeg")]
+    submit = await fd.submit_modal(
+        modal, {"up:files": files, "up:size": "large", "up:public": True}
+    )
+    data = submit.payload["data"]
+    uploaded = data["components"][0]["component"]["values"]
+    assert sorted(data["resolved"]["attachments"]) == sorted(uploaded) and len(uploaded) == 2
+    response = await fd.wait_for_response(submit)
+    assert response.content == f"{[len(PNG), len(JPEG)]} ['large'] True"
+
+
 async def test_a_modal_cannot_answer_a_modal_nor_break_discords_limits(
     fd: FakeDiscord, bot: TinyBot
 ) -> None:

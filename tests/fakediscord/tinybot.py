@@ -72,6 +72,33 @@ class EditModal(discord.ui.Modal, title="Edit image"):
         )
 
 
+class UploadModal(discord.ui.Modal, title="Upload"):
+    """The newer modal fields: a file upload, a select and a checkbox, each in a label."""
+
+    files: discord.ui.Label[UploadModal] = discord.ui.Label(
+        text="Pictures", component=discord.ui.FileUpload(custom_id="up:files", max_values=2)
+    )
+    size: discord.ui.Label[UploadModal] = discord.ui.Label(
+        text="Size",
+        component=discord.ui.Select(
+            custom_id="up:size",
+            options=[discord.SelectOption(label=s) for s in ("small", "large")],
+        ),
+    )
+    public: discord.ui.Label[UploadModal] = discord.ui.Label(
+        text="Public", component=discord.ui.Checkbox(custom_id="up:public")
+    )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        assert isinstance(self.files.component, discord.ui.FileUpload)
+        assert isinstance(self.size.component, discord.ui.Select)
+        assert isinstance(self.public.component, discord.ui.Checkbox)
+        sizes = [len(await a.read()) for a in self.files.component.values]
+        await interaction.response.send_message(
+            f"{sizes} {self.size.component.values} {self.public.component.value}"
+        )
+
+
 class TinyBot(commands.Bot):
     def __init__(self) -> None:
         super().__init__(
@@ -158,6 +185,11 @@ def add_commands(tree: app_commands.CommandTree) -> None:
     async def setter(interaction: discord.Interaction) -> None:
         """A message with a button that opens a modal."""
         await interaction.response.send_message("count: 0", view=SetterView())
+
+    @tree.command()
+    async def upload(interaction: discord.Interaction) -> None:
+        """A modal with a file upload, a select and a checkbox."""
+        await interaction.response.send_modal(UploadModal())
 
     @tree.command()
     async def progress(interaction: discord.Interaction) -> None:
