@@ -66,6 +66,8 @@ class MemberActions(InteractionDriving):
         """Right-click a message > Apps > `name`: a message context menu (data.type 3)."""
         message_id = message if isinstance(message, int) else message.id
         target = self.state.messages[message_id]
+        if target.deleted or target.ephemeral:
+            raise ValueError(f"message {message_id} is deleted or ephemeral: no menu on it")
         payload = self.builder.context_menu(
             name,
             target,

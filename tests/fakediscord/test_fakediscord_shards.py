@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.gateway import GatewaySession
-from tests.fakediscord.tinybot import ShardedTinyBot
+from tests.fakediscord.tinybot import ShardedTinyBot, TinyBot
 
 
 @pytest.fixture
@@ -65,6 +65,40 @@ async def test_an_auto_sharded_bot_gets_each_guild_from_its_shard(fd4: FakeDisco
         )
         await fd4.wait_for_response(dm)
         assert [e["id"] for e in events(shard0, "INTERACTION_CREATE")] == [str(dm.id)]
+        await fd4.disconnect_all()
+        resumed = await fd4.wait_for_shards(2, 5)
+        assert resumed == [shard0, shard1] and fd4.gateway.resume_count == 2
+        again = await fd4.invoke("hello", {"name": "two"}, channel_id=fd4.guilds[3].channel_id)
+        assert (await fd4.wait_for_response(again)).content == "Hello two"
+        assert str(again.id) in [e["id"] for e in events(shard1, "INTERACTION_CREATE")]
+    finally:
+        await bot.close()
+        await task
+
+
+async def test_an_unsharded_client_gets_every_guild_and_reaches_each_over_rest(
+    fd4: FakeDiscord,
+) -> None:
+    bot = TinyBot()
+    await bot.login(fd4.token)
+    task = asyncio.create_task(bot.connect())
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        assert sorted(g.id for g in bot.guilds) == sorted(g.id for g in fd4.guilds)
+        third = fd4.guilds[2]
+        member = await bot.get_guild(third.id).fetch_member(third.users.bob.id)
+        assert member.name == "bob" and member.id != fd4.users.bob.id
+        sent = await bot.get_channel(third.other_channel_id).send("hi")
+        assert fd4.messages(third.other_channel_id)[0].guild_id == third.id == sent.guild.id
+        updated = asyncio.create_task(bot.wait_for("guild_update"))
+        await fd4.set_upload_limit(50 * 1024 * 1024, guild_id=third.id)
+        _, after = await asyncio.wait_for(updated, 5)
+        assert after.id == third.id and after.filesize_limit == 50 * 1024 * 1024
+        posted = await fd4.post_message("look", channel_id=third.channel_id)
+        assert posted.author_id == third.users.alice.id
+        inter = await fd4.invoke_message_command("Describe", posted)
+        assert (await fd4.wait_for_response(inter)).content == "alice | 'look'"
+        assert inter.guild_id == third.id
     finally:
         await bot.close()
         await task
