@@ -239,10 +239,14 @@ class GatewayHub:
     def guilds_of(self, session: GatewaySession) -> list[FakeGuild]:
         return [guild for guild in self.state.guilds if session.owns(guild.id)]
 
-    async def broadcast(self, event: str, data: Any, *, intent: int, guild_id: int | None) -> None:
-        """Dispatch to every session of the shard owning the guild (None: a DM) with the intent."""
+    async def broadcast(
+        self, event: str, data: Any, *, intent: int, guild_id: int | None = None
+    ) -> None:
+        """Dispatch a guild's event to every session with the intent of the shard owning the
+        guild (default: the first guild)."""
+        owner = guild_id or self.state.guild.id
         for session in self.live_sessions():
-            if session.intents & intent and session.owns(guild_id):
+            if session.intents & intent and session.owns(owner):
                 await self.dispatch(session, event, data)
 
     def interaction_target(self, guild_id: int | None) -> GatewaySession | None:

@@ -235,9 +235,13 @@ class FakeDiscord(MemberActions, ModalActions):
             raise KeyError(f"no fake guild has a text channel {channel_id}")
         return guild
 
-    def _broadcast(self, event: str, data: dict[str, Any], guild: FakeGuild) -> asyncio.Task[None]:
+    def _broadcast(
+        self, event: str, data: dict[str, Any], guild: FakeGuild | None = None
+    ) -> asyncio.Task[None]:
+        """Send a guild event (default: the first guild's) to the clients of its shard."""
+        guild_id = (guild or self.state.guild).id
         task = asyncio.get_running_loop().create_task(
-            self.gateway.broadcast(event, data, intent=payloads.GUILDS_INTENT, guild_id=guild.id)
+            self.gateway.broadcast(event, data, intent=payloads.GUILDS_INTENT, guild_id=guild_id)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
