@@ -64,6 +64,11 @@ Driving the bot (each waits up to `timeout` for a connected client)::
     choices = await fd.autocomplete("speak", {"text": "hi", "avatar": "ann"}, focused="avatar")
     inter = await fd.click(message, "custom-id", user=fd.users.bob)  # must exist, be enabled
 
+Options are typed from the command the bot synced (else from the Python value: str, int,
+bool, float, FakeUser); attachments are served by the fake, so Attachment.read() gets the
+bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
+forces it, False leaves it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
+
 Members' messages and context menus (a right click > Apps)::
 
     pic = fd.host_file("dog.jpg", jpeg_bytes)        # a FakeFile served at pic.url
@@ -92,17 +97,12 @@ A modal callback (type 9) is checked (title 45, custom_id 100, 1-5 rows or label
 inputs' limits; else 400 50035) and recorded. The submission (type 5, by the member who
 opened it unless `user`) mirrors the modal: a text input in an action row comes back in a
 row, one in a label (type 18, discord.py 2.6+) in a label, with `value`; selects and
-checkbox groups get `values` (a str or a list), a radio group a str, a checkbox a bool, a file
-upload [(filename, bytes, content_type)] (served, under data.resolved.attachments; see
-modals.py). Inputs left out keep their default; a value a member could not
-type (under min_length, over max_length, a required one blank, an unknown custom_id) raises
-ValueError. A submit may be answered with a message or a defer; with an update (6, 7) only
-when the modal was opened from a click (it then carries and edits that `message`).
-
-Options are typed from the command the bot synced (else from the Python value: str, int,
-bool, float, FakeUser); attachments are served by the fake, so Attachment.read() gets the
-bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
-forces it, False leaves it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
+checkbox groups get `values` (a str or a list), a radio group a str, a checkbox a bool, a
+file upload [(filename, bytes, content_type)] (served, under data.resolved.attachments; see
+modals.py). Inputs left out keep their default; a value a member could not type (under
+min_length, over max_length, a required one blank, an unknown custom_id) raises ValueError.
+A submit may be answered with a message or a defer; with an update (6, 7) only when the
+modal was opened from a click (it then carries and edits that `message`).
 
 Looking at what the bot did::
 
@@ -121,7 +121,8 @@ Looking at what the bot did::
 A FakeMessage has id, channel_id, guild_id, content, embeds, components, files (FakeFile:
 name, data, content_type, url), allowed_mentions, nonce, flags (.ephemeral, .loading),
 pinged_users, pinged_roles, pinged_everyone (.pinged_nobody), source ("channel", "response",
-"followup"), interaction_id, edits, raw (the JSON Discord would return).
+"followup"), interaction_id, edits, author_id (None: the bot; else the member who posted it),
+raw (the JSON Discord would return).
 
 tests/fakediscord/tinybot.py and conftest.py show a complete bot and its fixtures.
 
