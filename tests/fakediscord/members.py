@@ -45,6 +45,14 @@ class MemberActions(InteractionDriving):
         """A member posts in a channel (default alice, main channel); clients get MESSAGE_CREATE."""
         channel = channel_id or self.channel_id
         poster = author or self.alice_of(channel)
+        guild = self.builder.guild_of(channel)
+        may_post = (
+            guild.user(poster.id) is not None
+            if guild.is_text_channel(channel)
+            else guild.dm_recipient(channel) == poster.id
+        )
+        if poster.bot or not may_post:
+            raise ValueError(f"{poster.username} cannot post in channel {channel}")
         files = [
             self.state.store_upload(channel, name, data, content_type, None)
             for name, data, content_type in attachments or []

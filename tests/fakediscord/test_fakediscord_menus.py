@@ -33,6 +33,13 @@ async def test_a_members_message_reaches_the_bot_without_content_unless_intended
     mentioning = asyncio.create_task(bot.wait_for("message"))
     await fd.post_message(f"{fd.bot_user.mention} hi")
     assert (await asyncio.wait_for(mentioning, 5)).content == f"<@{fd.bot_user.id}> hi"
+    in_dm = asyncio.create_task(bot.wait_for("message"))
+    await fd.post_message("psst", author=fd.users.bob, channel_id=fd.dm_channel_id(fd.users.bob.id))
+    assert (await asyncio.wait_for(in_dm, 5)).content == "psst"  # DMs are not blanked
+    with pytest.raises(ValueError, match="cannot post"):
+        await fd.post_message(
+            "x", author=fd.users.alice, channel_id=fd.dm_channel_id(fd.users.bob.id)
+        )
 
 
 async def test_a_message_menu_gets_the_full_message_with_readable_pictures(
