@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.errors import UserFacingError
 from bot.jobs.service import Quotas
-from bot.jobs.settings_store import GuildSettingsStore, StoredGuild, StoredStyle
+from bot.jobs.store.guild_settings import GuildSettingsStore, StoredGuild, StoredStyle
 from bot.words import MAX_ENTRIES, BadEntry, WordList, check_entry, entry_key
 
 DELIVERY_CHANNEL = "channel"

@@ -7,31 +7,21 @@ public status message is a channel message of its own.
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any
+from typing import Protocol, cast
 
 import discord
 
-from bot.guild_settings import DELIVERY_DM
-from bot.jobs.dm_delivery import asked_in, back_to_channel, choose_channel
-from bot.jobs.models import Job, JobKind
-from bot.screening import screen
-from bot.validation import (
-    MAX_PROMPT_LENGTH,
-    MAX_SEED,
-    check_aspect_ratio,
-    check_seed,
-    clean_text,
-)
-
-if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+from bot.discord_side.dm_delivery import back_to_channel, choose_channel
+from bot.discord_side.status import StatusBoard
+from bot.guild_settings import DELIVERY_DM, GuildSettings
+from bot.jobs.job_requests import PictureRequest, random_seed
+from bot.jobs.models import Job
+from bot.jobs.service import JobService, Origin
+from bot.jobs.store import Store
+from bot.modlog import ModLog
+from bot.validation import MAX_PROMPT_LENGTH, check_aspect_ratio, check_seed, clean_text
 
 NAME_LENGTH = 60
-
-
-def random_seed() -> int:
-    return random.randint(0, MAX_SEED)
 
 
 def job_name(text: str) -> str:
@@ -40,9 +30,9 @@ def job_name(text: str) -> str:
     return words[:NAME_LENGTH].rstrip() or "Discord request"
 
 
-def picture_params(
+def picture_request(
     prompt: str, negative_prompt: str | None, aspect_ratio: str | None, seed: int | None
-) -> dict[str, Any]:
+) -> PictureRequest:
     """The checked options every picture job shares (no I/O: run before acknowledging).
     A seed is always chosen, so the result says how to make it again."""
     text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
@@ -50,45 +40,78 @@ def picture_params(
         negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
     )
     chosen_seed = check_seed(seed)
-    return {
-        "prompt": text,
-        "name": job_name(text),
-        "aspect_ratio": check_aspect_ratio(aspect_ratio),
-        "negative_prompt": negative or None,
-        "seed": random_seed() if chosen_seed is None else chosen_seed,
-    }
+    return PictureRequest(
+        prompt=text,
+        name=job_name(text),
+        aspect_ratio=check_aspect_ratio(aspect_ratio),
+        negative_prompt=negative or None,
+        seed=random_seed() if chosen_seed is None else chosen_seed,
+    )
 
 
-async def start_job(
-    interaction: discord.Interaction,
-    kind: JobKind,
-    params: dict[str, Any],
-    *,
-    origin: Job | None = None,
-) -> Job:
-    """Check banned words and quotas, submit, post the status message and confirm to the
-    requester. `origin` is the job a Re-roll repeats: its server's settings apply."""
-    bot: MiraflowBot = interaction.client  # type: ignore[assignment]
-    guild_id = origin.guild_id if origin is not None else interaction.guild_id
-    screen(interaction, params, guild_id)
-    bot.jobs.check_quota(interaction.user.id, guild_id)
-    asked_channel_id = interaction.channel_id or interaction.user.id
-    if origin is not None and interaction.guild_id is None:  # a Re-roll pressed in a DM
-        asked_channel_id = asked_in(origin) or origin.channel_id
+def origin_of(interaction: discord.Interaction) -> Origin:
+    """Who asked, where the result goes, and the largest file that place takes."""
+    return Origin(
+        user_id=interaction.user.id,
+        channel_id=interaction.channel_id or interaction.user.id,
+        guild_id=interaction.guild_id,
+        upload_limit=interaction.filesize_limit,
+    )
+
+
+class JobStarter(Protocol):
+    """What starting a job needs of the bot (`MiraflowBot` is one; naming it here would
+    make an import circle through the buttons it registers)."""
+
+    @property
+    def jobs(self) -> JobService: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def status_board(self) -> StatusBoard: ...
+    @property
+    def guild_settings(self) -> GuildSettings: ...
+    @property
+    def modlog(self) -> ModLog: ...
+    async def admit(self, interaction: discord.Interaction) -> bool: ...
+
+
+def bot_of(interaction: discord.Interaction) -> JobStarter:
+    return cast(JobStarter, interaction.client)
+
+
+async def origin_for(interaction: discord.Interaction, original: Job | None = None) -> Origin:
+    """`origin_of`, with the server's delivery setting applied: a job of a server set to
+    deliver by DM goes to the requester's DMs. `original` is the job a Re-roll repeats:
+    its server's settings apply, even when the button is pressed in a DM."""
+    bot = bot_of(interaction)
+    origin = origin_of(interaction)
+    guild_id = original.guild_id if original is not None else interaction.guild_id
+    asked_channel_id = origin.channel_id
+    if original is not None and interaction.guild_id is None:  # a Re-roll pressed in a DM
+        asked_channel_id = original.asked_channel_id or original.channel_id
     by_dm = guild_id is not None and (
         interaction.guild_id is None or bot.guild_settings.delivery(guild_id) == DELIVERY_DM
     )
-    channel_id = await choose_channel(bot, interaction.user, asked_channel_id, params, by_dm=by_dm)
-    job = await bot.jobs.submit(
-        kind,
-        params,
-        user_id=interaction.user.id,
+    channel_id, asked_in = await choose_channel(
+        interaction.client, interaction.user, asked_channel_id, by_dm=by_dm
+    )
+    return Origin(
+        user_id=origin.user_id,
         channel_id=channel_id,
         guild_id=guild_id,
-        upload_limit=interaction.filesize_limit,
+        upload_limit=origin.upload_limit,
+        asked_channel_id=asked_in,
     )
+
+
+async def confirm_started(interaction: discord.Interaction, job: Job) -> None:
+    """Post the new job's public status message (in the requester's DMs when the server
+    delivers by DM, or in the channel when the DMs are closed), log it for the server's
+    moderators, and tell the requester where it is."""
+    bot = bot_of(interaction)
     status_message = await bot.status_board.post(job)
-    dms_closed = status_message is None and asked_in(job) is not None
+    dms_closed = status_message is None and job.asked_channel_id is not None
     if dms_closed:
         job = back_to_channel(bot.store, job)
         status_message = await bot.status_board.post(job)
@@ -108,4 +131,10 @@ async def start_job(
             "you the result by DM."
         )
     await interaction.followup.send(text, ephemeral=True)
+
+
+async def start_job(interaction: discord.Interaction, request: PictureRequest) -> Job:
+    """Start a job that needs no upload (quotas, row, create call), then confirm it."""
+    job = await bot_of(interaction).jobs.start(await origin_for(interaction), request)
+    await confirm_started(interaction, job)
     return job

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 import aiohttp
 import discord
@@ -34,9 +35,15 @@ def who(user: discord.abc.User) -> str:
     return f"<@{user.id}> ({inert(user.name, 40)})"
 
 
-def request_text(params: dict[str, object]) -> str:
+def request_fields(request: object) -> dict[str, str]:
+    """The text fields of a request record (prompt, script, name...) by name."""
+    names = ("prompt", "negative_prompt", "text", "name")
+    return {n: v for n in names if isinstance(v := getattr(request, n, None), str)}
+
+
+def request_text(fields: Mapping[str, object]) -> str:
     """The prompt or script of a request (or the name a recording was given)."""
-    return str(params.get("prompt") or params.get("text") or params.get("name") or "")
+    return str(fields.get("prompt") or fields.get("text") or fields.get("name") or "")
 
 
 def command_label(interaction: discord.Interaction) -> str:
@@ -86,7 +93,7 @@ class ModLog:
         self.post(
             job.guild_id,
             f"🎨 {who(interaction.user)} started {command_label(interaction)} "
-            f"(job #{job.id}): “{inert(request_text(job.params))}” · {where}",
+            f"(job #{job.id}): “{inert(request_text(request_fields(job.request)))}” · {where}",
         )
 
     def refused(

@@ -28,7 +28,7 @@ from bot.ui.results import EMBED_COLOUR
 from bot.words import MAX_ENTRIES, MAX_ENTRY_LENGTH
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 NOT_ALLOWED = (
     "Only members with the Manage Server permission can change the bot's settings here. "

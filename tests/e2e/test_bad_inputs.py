@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from bot.jobs.settings_store import StoredGuild
+from bot.jobs.store.guild_settings import StoredGuild
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
 
 AVA = STOCK_AVATARS[0].id

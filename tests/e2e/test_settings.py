@@ -6,8 +6,8 @@ import discord
 import pytest
 
 from bot.jobs.models import JobState
-from bot.jobs.settings_store import GuildSettingsStore, StoredGuild
 from bot.jobs.store import JobStore
+from bot.jobs.store.guild_settings import StoredGuild
 from bot.words import MAX_ENTRIES
 from tests.e2e.harness import running_bot, wait_until
 from tests.fakediscord import CommandHidden
@@ -188,7 +188,7 @@ async def test_a_log_channel_the_bot_cannot_post_in_is_refused(fd, bot):
 
 async def test_a_full_word_list_refuses_one_more_and_keeps_what_it_has(fd, sim, db_path):
     with JobStore(db_path) as store:
-        words = GuildSettingsStore(store.db)
+        words = store.guild_settings
         for n in range(MAX_ENTRIES):
             words.add_word(fd.guild_id, f"word{n}", f"word{n}", limit=MAX_ENTRIES)
     async with running_bot(fd, sim, db_path) as bot:

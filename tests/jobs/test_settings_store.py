@@ -6,10 +6,11 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.guild_settings import GuildSettings
-from bot.jobs.models import JobKind
+from bot.jobs.job_requests import PictureRequest
+from bot.jobs.models import JobKind, JobSource
 from bot.jobs.service import Quotas
-from bot.jobs.settings_store import GuildSettingsStore, StoredGuild, StoredStyle
 from bot.jobs.store import JobStore
+from bot.jobs.store.guild_settings import StoredGuild, StoredStyle
 from bot.words import MAX_ENTRIES
 
 GUILD, OTHER = 1001, 2002
@@ -23,7 +24,7 @@ def store(tmp_path):
 
 
 def settings_of(store: JobStore) -> GuildSettings:
-    return GuildSettings(GuildSettingsStore(store.db), DEFAULTS)
+    return GuildSettings(store.guild_settings, DEFAULTS)
 
 
 def test_values_survive_a_reopen_and_servers_are_apart(tmp_path):
@@ -57,7 +58,7 @@ def test_a_value_set_back_to_none_follows_the_default_again(store):
     settings = settings_of(store)
     settings.set_limits(GUILD, daily=7)
     assert settings.limits(GUILD)["daily"].from_server
-    GuildSettingsStore(store.db).update(GUILD, max_daily=None)
+    store.guild_settings.update(GUILD, max_daily=None)
     assert settings_of(store).limits(GUILD)["daily"].value == 25
     assert not settings_of(store).limits(GUILD)["daily"].from_server
 
@@ -84,7 +85,7 @@ def test_limits_out_of_range_change_nothing(store, limits, words):
 
 def test_the_word_list_refuses_duplicates_and_stops_at_its_limit(store):
     settings = settings_of(store)
-    settings_store = GuildSettingsStore(store.db)
+    settings_store = store.guild_settings
     for n in range(MAX_ENTRIES - 1):
         assert settings_store.add_word(GUILD, f"word{n}", f"word{n}", limit=MAX_ENTRIES)
     settings.add_word(GUILD, "Red Door")
@@ -130,15 +131,26 @@ def test_reset_forgets_everything_of_one_server_only(store):
 
 
 def test_the_server_count_leaves_out_other_servers_and_adopted_results(store):
-    for guild, params in ((GUILD, {}), (GUILD, {"adopted": True}), (OTHER, {}), (None, {})):
+    picked = JobSource.VIDEOS_GET
+    for guild, source in ((GUILD, JobSource.COMMAND), (GUILD, picked), (OTHER, JobSource.COMMAND)):
         store.create_job(
             kind=JobKind.IMAGE,
             user_id=7,
             channel_id=8,
             guild_id=guild,
-            params=params,
+            request=PictureRequest("a cat"),
+            source=source,
             upload_limit=1,
             now=100.0,
         )
+    store.create_job(
+        kind=JobKind.IMAGE,
+        user_id=7,
+        channel_id=8,
+        guild_id=None,
+        request=PictureRequest("a cat"),
+        upload_limit=1,
+        now=100.0,
+    )
     assert store.count_guild_since(GUILD, 50.0) == 1
     assert store.count_guild_since(GUILD, 150.0) == 0

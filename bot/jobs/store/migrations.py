@@ -67,8 +67,17 @@ _V3_RESULT_CHANNEL = """
 ALTER TABLE jobs ADD COLUMN result_channel_id INTEGER;
 """
 
-# v4: per-server settings (/settings); a row or value absent means "the .env default".
-_V4_GUILD_SETTINGS = """
+# v4: where a job came from is a column, not an `adopted` key in its params. Requests
+# written from now on carry a format version in their JSON; older ones are read as they are.
+_V4_SOURCE = """
+ALTER TABLE jobs ADD COLUMN source TEXT NOT NULL DEFAULT 'command';
+UPDATE jobs SET source = 'videos_get'
+    WHERE CASE WHEN json_valid(params) THEN json_extract(params, '$.adopted') END IS NOT NULL;
+"""
+
+# v5: per-server settings (/settings); a row or value absent means "the .env default".
+# A job delivered by DM (`/settings delivery`) keeps the server channel it was asked in.
+_V5_GUILD_SETTINGS = """
 CREATE TABLE guild_settings (
     guild_id INTEGER PRIMARY KEY,
     max_active INTEGER,
@@ -95,13 +104,15 @@ CREATE TABLE guild_styles (
 );
 -- The server-wide daily cap counts a server's jobs of the last day.
 CREATE INDEX jobs_guild_created ON jobs (guild_id, created_at);
+ALTER TABLE jobs ADD COLUMN asked_channel_id INTEGER;
 """
 
 MIGRATIONS: tuple[str, ...] = (
     _V1_JOBS,
     _V2_DEFAULTS_AND_META,
     _V3_RESULT_CHANNEL,
-    _V4_GUILD_SETTINGS,
+    _V4_SOURCE,
+    _V5_GUILD_SETTINGS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,16 +16,16 @@ from discord.ext import commands
 
 import cogs
 from bot.catalogue import Catalogue
+from bot.discord_side.frontend import DiscordFrontend
+from bot.discord_side.status import StatusBoard
+from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
 from bot.guild_settings import GuildSettings
 from bot.jobs.delivery import Delivery
-from bot.jobs.models import JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
-from bot.jobs.settings_store import GuildSettingsStore
-from bot.jobs.status import StatusBoard
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.miraflow import MiraflowClient
 from bot.modlog import ModLog
 from bot.settings import Settings
@@ -35,11 +35,6 @@ log = logging.getLogger(__name__)
 
 SYNC_HASH_KEY = "command_sync_hash"
 SHUTDOWN_GRACE = 10.0  # seconds given to commands under way when the bot is stopped
-RESTARTING = "I'm restarting right now. Please try again in a minute."
-LOST_IN_RESTART = (
-    "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
-    "To avoid paying twice I won't resend it: please ask again if no result arrives."
-)
 
 
 def cog_modules() -> list[str]:
@@ -66,7 +61,7 @@ class MiraflowBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        store: Store,
         miraflow: MiraflowClient,
         **options: Any,
     ) -> None:
@@ -86,12 +81,13 @@ class MiraflowBot(commands.Bot):
         self.catalogue = Catalogue(miraflow)
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store)
-        self.delivery = Delivery(self, store, miraflow, self.status_board)
+        self.frontend = DiscordFrontend(self, self.status_board)
+        self.delivery = Delivery(store, miraflow, self.frontend)
         self.poller = Poller(
             store,
             miraflow,
             self.delivery,
-            self.status_board,
+            self.frontend,
             PollerConfig(
                 calls_per_second=settings.polls_per_second,
                 max_in_flight=settings.polls_in_flight,
@@ -101,11 +97,12 @@ class MiraflowBot(commands.Bot):
             ),
         )
         quotas = Quotas(settings.max_active_jobs, settings.max_jobs_per_day)
-        self.guild_settings = GuildSettings(GuildSettingsStore(store.db), quotas)
+        self.guild_settings = GuildSettings(store.guild_settings, quotas)
         self.modlog = ModLog(self, self.guild_settings)
         self.jobs = JobService(
             store,
             miraflow,
+            self.frontend,
             quotas=quotas,
             wake_poller=self.poller.wake,
             schedule=schedule,
@@ -124,7 +121,7 @@ class MiraflowBot(commands.Bot):
         await self.sync_commands(force=self.force_sync)
         if self.sync_only:
             return
-        await self._recover_interrupted_jobs()
+        await self.jobs.recover_interrupted()
         self.poller.start()
 
     async def close(self) -> None:
@@ -178,18 +175,3 @@ class MiraflowBot(commands.Bot):
         self.store.set_meta(SYNC_HASH_KEY, digest)
         log.info("synced %d commands", len(synced))
         return True
-
-    # -- restart -----------------------------------------------------------------------
-
-    async def _recover_interrupted_jobs(self) -> None:
-        """A row still `submitting` at start means the bot stopped during its create call.
-        It may or may not have reached Miraflow: never resend it, tell the requester."""
-        for job in self.store.jobs_in_states([JobState.SUBMITTING]):
-            self.store.set_state(
-                job.id, JobState.UNKNOWN, error=LOST_IN_RESTART, only_from={JobState.SUBMITTING}
-            )
-            log.warning("job %s was interrupted during its create call; marked unknown", job.id)
-            await self.status_board.tell_requester(job, f"about job #{job.id}: {LOST_IN_RESTART}")
-        pending = self.store.pending_count()
-        if pending:
-            log.info("resuming %d pending jobs", pending)

@@ -1,4 +1,4 @@
-"""Per-server settings in the job store (tables of migration v4): the SQL for `/settings`.
+"""Per-server settings in the job store (tables of migration v5): the SQL for `/settings`.
 
 A value left NULL, or a server without a row, means "the default from .env".
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.jobs.migrations import write_transaction
+from bot.jobs.store.migrations import write_transaction
 
 _SETTING_COLUMNS = ("max_active", "max_daily", "server_daily", "log_channel_id", "delivery")
 
