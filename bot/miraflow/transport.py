@@ -159,6 +159,7 @@ class MiraflowTransport:
 
     async def put_upload(self, url: URL, data: bytes, content_type: str) -> None:
         """PUT `data` to a pre-signed storage URL, once and without the API key."""
+        check_trusted(url, self._origin)
         async with self._exchange(
             "PUT",
             url,
@@ -176,6 +177,7 @@ class MiraflowTransport:
         raised and nothing is left behind. No bytes for the stall time-out, or the download
         deadline passed (retries included), raise DownloadTimeoutError.
         """
+        check_trusted(url, self._origin)
         target = Path(dest)
         partial = target.with_name(target.name + ".part")
         try:
