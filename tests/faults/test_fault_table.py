@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults import miraflow_faults as mf
+from tests.faults import process_faults as pf
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,60 @@ FAULTS = [
         "count it as 60 s",
         "pause for ever, or show the raw number to a member",
         mf.huge_retry_after,
+    ),
+    Fault(
+        "a second bot started on the same DATABASE_PATH",
+        "exit at once (status 3) with one line saying another process holds the store",
+        "touch the store, connect to Discord, or disturb the first bot",
+        pf.second_bot_on_the_same_store,
+    ),
+    Fault(
+        "a store created by the bot in a new folder",
+        "make the folder 0700 and the store (and its -wal, -shm) 0600",
+        "leave them readable by other users",
+        pf.store_files_are_private,
+    ),
+    Fault(
+        "the bot killed (kill -9) in the middle of a download",
+        "remove the half-written download at the next start, then deliver the result",
+        "leave .part files or temp folders behind for ever",
+        pf.killed_bot_leaves_no_temp_files,
+    ),
+    Fault(
+        "Discord refuses connections at start",
+        "log one line per attempt and retry, 1 s, 2 s, ... up to 60 s apart",
+        "print a traceback, or warn about voice support",
+        pf.discord_refuses_connections,
+    ),
+    Fault(
+        "Discord's name does not resolve at start",
+        "log one line per attempt and retry with backoff",
+        "print a traceback",
+        pf.discord_name_does_not_resolve,
+    ),
+    Fault(
+        "Discord accepts connections but never answers at start",
+        "time each attempt out, log one line for it, and retry with backoff",
+        "hang for ever, or log a traceback",
+        pf.discord_does_not_answer,
+    ),
+    Fault(
+        "Discord refuses DISCORD_TOKEN",
+        "print one line and exit with status 1",
+        "print a traceback",
+        pf.discord_refuses_the_token,
+    ),
+    Fault(
+        "DATABASE_PATH is under a file, or is a folder",
+        "print one line naming DATABASE_PATH and exit with status 2",
+        "print a traceback",
+        pf.unusable_database_path,
+    ),
+    Fault(
+        "a command run with LOG_LEVEL=DEBUG",
+        "log the Discord calls with their tokens masked",
+        "write an interaction token, the bot token or the API key to the log",
+        pf.tokens_in_debug_logs,
     ),
 ]
 
