@@ -14,10 +14,13 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageChops
 
-MAX_IMAGE_PIXELS = 40_000_000
-"""Refuse images larger than this many pixels (about 6300 x 6300) before decoding them."""
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""Refuse images larger than this many pixels before decoding them: one decoded picture is
+at most 64 MiB (RGBA), so a handful of simultaneous /edit requests stays within bounds."""
+# Pillow's own decompression-bomb check (a warning over it, an error at twice) agrees.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 _MIB = 1024 * 1024
 
@@ -109,6 +112,7 @@ def normalize_mask(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> bytes:
     with image:
         grey = _luminance_over_black(image)
     black_and_white = grey.point(lambda value: 255 if value >= 128 else 0)
+    grey.close()  # free each full-size buffer as soon as it is done with
     out = io.BytesIO()
     black_and_white.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -191,9 +195,16 @@ def _luminance_over_black(image: Image.Image) -> Image.Image:
         # 16-bit greyscale: scale to 8 bits instead of letting convert("L") clip at 255.
         return image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("L")
+        # Over black, a pixel's luminance is scaled by its opacity: L * A / 255. Worked out
+        # channel by channel, this needs one byte a pixel per step, not RGBA copies.
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        luminance, alpha = rgba.convert("L"), rgba.getchannel("A")
+        if rgba is not image:
+            rgba.close()
+        over_black = ImageChops.multiply(luminance, alpha)
+        luminance.close()
+        alpha.close()
+        return over_black
     return image.convert("L")
 
 

@@ -35,6 +35,11 @@ MASK_WITH_REFERENCES = (
     "A mask works with one image only. Leave out the mask to edit with several images, "
     "or leave out image2 and image3 to repaint part of one image."
 )
+# Memory stays bounded whatever the number of /edit requests: only EDIT_FILE_SLOTS of them
+# hold their files at once (read, decoded off the event loop, uploaded); the others wait,
+# already deferred. One decode of the largest picture and mask peaks near 200 MB; two at once
+# would pass 300 MB (bench/edit_memory.py).
+EDIT_FILE_SLOTS = 1
 ALL_BLACK_MASK = (
     "The mask is all black, so nothing would change. Paint the area to replace in white "
     "(black or transparent areas are kept)."
@@ -109,6 +114,7 @@ async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
 class Edit(commands.Cog):
     def __init__(self, bot: MiraflowBot) -> None:
         self.bot = bot
+        self._file_slots = asyncio.Semaphore(EDIT_FILE_SLOTS)
 
     @app_commands.command(name="edit")
     @app_commands.guild_only()
@@ -153,22 +159,31 @@ class Edit(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         # Before any download or upload, so a user over their quota costs nothing.
         self.bot.jobs.check_quota(interaction.user.id)
+        async with self._file_slots:
+            files = await self._read_and_check(images, mask, max_bytes)
+            if files.mask is not None:
+                params["original_media_id"] = await self._upload(files.images[0])
+                params["mask_media_id"] = await self._upload(files.mask)
+            else:
+                params["media_ids"] = [await self._upload(upload) for upload in files.images]
+            del files  # the pictures' bytes are Miraflow's now
+        kind = JobKind.EDIT if "media_ids" in params else JobKind.INPAINT
+        await start_job(interaction, kind, params)
+
+    async def _read_and_check(
+        self,
+        images: Sequence[tuple[str, discord.Attachment]],
+        mask: discord.Attachment | None,
+        max_bytes: int,
+    ) -> PreparedFiles:
         image_bytes = [(label, await read_attachment(file, label)) for label, file in images]
         mask_bytes = await read_attachment(mask, MASK_LABEL) if mask is not None else None
         try:
-            files = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 prepare_files, image_bytes, mask_bytes, max_bytes=max_bytes
             )
         except MediaProblem as problem:
             raise UserFacingError(str(problem)) from problem
-
-        if files.mask is not None:
-            params["original_media_id"] = await self._upload(files.images[0])
-            params["mask_media_id"] = await self._upload(files.mask)
-            await start_job(interaction, JobKind.INPAINT, params)
-        else:
-            params["media_ids"] = [await self._upload(upload) for upload in files.images]
-            await start_job(interaction, JobKind.EDIT, params)
 
     async def _upload(self, upload: Upload) -> str:
         return await self.bot.miraflow.upload_media(

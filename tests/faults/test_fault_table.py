@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import input_faults as inputs
 from tests.faults import miraflow_faults as mf
 from tests.faults import process_faults as pf
 
@@ -128,6 +129,24 @@ FAULTS = [
         "log the Discord calls with their tokens masked",
         "write an interaction token, the bot token or the API key to the log",
         pf.tokens_in_debug_logs,
+    ),
+    Fault(
+        "a prompt of zero-width, Hangul filler or braille blank characters",
+        "refuse it like an empty prompt, ephemerally",
+        "call Miraflow or write a job",
+        inputs.blank_looking_prompt,
+    ),
+    Fault(
+        "a picture with more pixels than the bot accepts (a decompression bomb)",
+        "refuse it from its header, before decoding it",
+        "decode it, or upload it to Miraflow",
+        inputs.too_many_pixels,
+    ),
+    Fault(
+        "six /edit requests at once with the largest picture and a mask",
+        "handle their files one request at a time, off the event loop, and start all six",
+        "decode several at once (six grew memory by 4.5 GB; see bench/edit_memory.py)",
+        inputs.simultaneous_edits_decode_one_at_a_time,
     ),
 ]
 
