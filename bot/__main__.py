@@ -68,6 +68,8 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             settings.miraflow_api_key,
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
+            stall_timeout=settings.download_stall_timeout,
+            download_deadline=settings.download_deadline,
         ) as miraflow:
             bot = MiraflowBot(settings, store, miraflow)
             bot.delivery.temp_dir = claim.temp_dir
