@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
+from bot.miraflow.simulator.serve import add_arguments, config_from_args
 
 KEY = "sim-key"
 MiB = 1024 * 1024
@@ -140,3 +142,23 @@ async def test_a_stalling_download(sim, http):
             async with asyncio.timeout(0.3):
                 await response.content.read(1024)
         assert sim.held_requests == 1
+
+
+def test_every_misbehaviour_is_a_command_line_knob():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = config_from_args(
+        parser.parse_args(
+            ["--result-url", "file", "--upload-url", "foreign", "--foreign-base-url",
+             "http://10.1.2.3", "--download-mode", "trickle", "--trickle-interval", "2",
+             "--huge-json", "400M", "--huge-json-chunked", "--create-answer-status", "504",
+             "--failure-reason", "boom"]
+        )
+    )  # fmt: skip
+    assert (config.result_url, config.upload_url) == ("file", "foreign")
+    assert config.foreign_base_url == "http://10.1.2.3"
+    assert (config.download_mode, config.trickle_interval) == ("trickle", 2.0)
+    assert (config.huge_json_bytes, config.huge_json_chunked) == (400 * MiB, True)
+    assert (config.create_answer_status, config.failure_reason) == (504, "boom")
+    defaults = config_from_args(parser.parse_args([]))
+    assert defaults == SimulatorConfig()
