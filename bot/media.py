@@ -133,6 +133,12 @@ def check_attachment_size(size: int, *, max_bytes: int, label: str) -> None:
 def check_image_attachment(data: bytes, *, max_bytes: int, label: str) -> ImageInfo:
     check_attachment_size(len(data), max_bytes=max_bytes, label=label)
     info = sniff_image(data)
+    if info is None and _header_pixels(data) > MAX_IMAGE_PIXELS:
+        side = math.isqrt(MAX_IMAGE_PIXELS)
+        raise MediaProblem(
+            f"The {label} picture has too many pixels: the limit is {side} x {side}. "
+            "Please attach a smaller picture."
+        )
     if info is None:
         raise MediaProblem(
             f"The {label} file is not a PNG, JPEG, WEBP or GIF image I can read "
@@ -188,6 +194,19 @@ def _open_decoded(data: bytes, *, max_pixels: int) -> Image.Image | None:
             image.close()
             return None
     return image
+
+
+def _header_pixels(data: bytes) -> int:
+    """The pixel count an image's header announces, without decoding it (0 if unreadable)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
+                return image.width * image.height
+        except Image.DecompressionBombError:  # Pillow's refusal at twice its limit
+            return 2 * Image.MAX_IMAGE_PIXELS + 1
+        except Exception:  # not an image at all
+            return 0
 
 
 def _luminance_over_black(image: Image.Image) -> Image.Image:
