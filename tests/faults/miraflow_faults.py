@@ -7,15 +7,17 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.miraflow import (
     AnswerTooLargeError,
     DownloadTimeoutError,
+    MiraflowClient,
     RateLimitedError,
     UntrustedUrlError,
 )
 from bot.miraflow.simulator import MiraflowSimulator
-from tests.faults.servers import client, counting_server, simulator
+from tests.faults.servers import API_KEY, client, counting_server, simulator
 
 MiB = 1024 * 1024
 
@@ -58,6 +60,29 @@ async def upload_url_on_another_http_host(tmp_path: Path) -> None:
             await miraflow.upload_media(b"\x89PNG fake", "a.png", "image/png")
         assert internal.requests == 0
         assert sim.count("POST", "/api/media/finalize") == 0
+
+
+async def redirect_to_another_http_host(tmp_path: Path) -> None:
+    async with counting_server() as internal:
+
+        async def redirect(_request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"{internal.base_url}/admin/secrets")
+
+        app = web.Application()
+        app.router.add_get("/api/video/{id}/download", redirect)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        api = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with MiraflowClient(API_KEY, api, timeout=5.0) as miraflow:
+                with pytest.raises(UntrustedUrlError):
+                    await miraflow.download_video("cvideo", tmp_path / "video.mp4")
+        finally:
+            await runner.cleanup()
+        assert internal.requests == 0
+    assert list(tmp_path.iterdir()) == []
 
 
 async def stalled_download(tmp_path: Path) -> None:

@@ -48,6 +48,12 @@ FAULTS = [
         mf.upload_url_on_another_http_host,
     ),
     Fault(
+        "Miraflow redirects a download to a plain-http host",
+        "refuse to follow the redirect",
+        "contact that host, with or without the API key",
+        mf.redirect_to_another_http_host,
+    ),
+    Fault(
         "a download that stalls (no bytes)",
         "abandon it after the stall time-out with DownloadTimeoutError",
         "wait for ever, or leave its .part file",
