@@ -22,7 +22,7 @@ from bot.startup import wait_for_discord
 
 log = logging.getLogger("bot")
 
-# Exit statuses: a refused token or Discord failing after it was reached; bad settings or an
+# Exit statuses: a refused token, or Discord failing once reached; bad settings or an
 # unusable DATABASE_PATH; another bot process holds the store.
 EXIT_LOGIN_FAILED = 1
 EXIT_BAD_SETTINGS = 2
@@ -68,6 +68,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             settings.miraflow_api_key,
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
+            read_timeout=settings.download_stall_timeout,
             stall_timeout=settings.download_stall_timeout,
             download_deadline=settings.download_deadline,
         ) as miraflow:
@@ -129,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"miraflow-bot: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
-        # Discord was reached, then failed during the log-in or the command sync.
-        print(f"miraflow-bot: Discord failed during start-up: {exc}", file=sys.stderr)
+        # Discord was reached, then failed (during the log-in or the command sync, say).
+        print(f"miraflow-bot: stopped on a network error: {exc}", file=sys.stderr)
         return EXIT_LOGIN_FAILED
     except KeyboardInterrupt:
         pass
