@@ -204,7 +204,7 @@ def _header_pixels(data: bytes) -> int:
             with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
                 return image.width * image.height
         except Image.DecompressionBombError:  # Pillow's refusal at twice its limit
-            return 2 * Image.MAX_IMAGE_PIXELS + 1
+            return 2 * MAX_IMAGE_PIXELS + 1  # Image.MAX_IMAGE_PIXELS is ours (above)
         except Exception:  # not an image at all
             return 0
 

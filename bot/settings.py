@@ -94,9 +94,6 @@ class Settings:
     def secrets(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self) if f.metadata["secret"]]
 
-    def timeout_for(self, makes_video: bool) -> float:
-        return self.video_timeout if makes_video else self.image_timeout
-
 
 DEFAULTS: dict[str, str] = {
     "MIRAFLOW_BASE_URL": "https://miraflow.ai",

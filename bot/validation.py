@@ -7,13 +7,13 @@ import unicodedata
 from discord.app_commands import Choice
 
 from bot.errors import UserFacingError
+from bot.jobs.job_requests import MAX_SEED
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4")
 ASPECT_CHOICES = [Choice(name=ratio, value=ratio) for ratio in ASPECT_RATIOS]
 MAX_PROMPT_LENGTH = 1000
 MAX_SCRIPT_LENGTH = 3000
 MAX_NAME_LENGTH = 100
-MAX_SEED = 2**31 - 1
 
 # Characters that draw nothing although Unicode calls them letters or symbols: the Hangul
 # fillers and the braille blank. With whitespace, control, format (zero-width joiners,

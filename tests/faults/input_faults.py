@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from bot.client import MiraflowBot
+from bot.discord_bot import MiraflowBot
 from bot.media import MAX_IMAGE_PIXELS
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from tests.e2e.harness import SPEED, running_bot

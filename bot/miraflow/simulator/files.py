@@ -129,7 +129,7 @@ async def avatar_preview(request: web.Request) -> web.Response:
 
 
 @routes.get("/files/images/{job_id}.png")
-async def image_file(request: web.Request) -> web.Response:
+async def image_file(request: web.Request) -> web.StreamResponse:
     _check_signature(request)
     sim = request.app[SIMULATOR_KEY]
     job = sim.jobs.get(request.match_info["job_id"])
