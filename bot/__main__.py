@@ -7,19 +7,26 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 
+import aiohttp
 import discord
 from dotenv import find_dotenv, load_dotenv
 
 from bot.discord_endpoints import point_discord_at
+from bot.instance import StoreInUseError, StoreUnusableError, claim_store
 from bot.log import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import wait_for_discord
 
 log = logging.getLogger("bot")
 
-EXIT_BAD_SETTINGS = 2
+# Exit statuses: a refused token, or Discord failing once reached; bad settings or an
+# unusable DATABASE_PATH; another bot process holds the store.
 EXIT_LOGIN_FAILED = 1
+EXIT_BAD_SETTINGS = 2
+EXIT_STORE_IN_USE = 3
 
 
 def build_parser(*, simulator_options: bool = True) -> argparse.ArgumentParser:
@@ -49,27 +56,51 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     from bot.miraflow import MiraflowClient
 
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
-    store = JobStore(settings.database_path)
+    # The bot never joins a voice channel: no warnings about PyNaCl or davey.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+    claim = claim_store(settings.database_path)
+    try:
+        store = JobStore(settings.database_path)
+    except (sqlite3.Error, OSError) as error:
+        claim.release()
+        raise StoreUnusableError(
+            f"DATABASE_PATH {settings.database_path} cannot be used: {error}"
+        ) from None
     try:
         async with MiraflowClient(
             settings.miraflow_api_key,
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
+            read_timeout=settings.download_stall_timeout,
+            stall_timeout=settings.download_stall_timeout,
+            download_deadline=settings.download_deadline,
         ) as miraflow:
             bot = MiraflowBot(settings, store, miraflow)
+            bot.delivery.temp_dir = claim.temp_dir
             bot.force_sync = sync_only
             bot.sync_only = sync_only
             async with bot:
-                if sync_only:
-                    await bot.login(settings.discord_token)
-                    return
+                waiting = asyncio.ensure_future(wait_for_discord())
+                closing: list[asyncio.Future[None]] = []
+
+                def stop() -> None:
+                    waiting.cancel()
+                    closing.append(asyncio.ensure_future(bot.close()))
+
                 loop = asyncio.get_running_loop()
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+                        loop.add_signal_handler(signum, stop)
+                await asyncio.wait({waiting})
+                if waiting.cancelled():
+                    return  # stopped before Discord could be reached
+                if sync_only:
+                    await bot.login(settings.discord_token)
+                    return
                 await bot.start(settings.discord_token)
     finally:
         store.close()
+        claim.release()
         log.info("stopped")
 
 
@@ -95,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
     except discord.LoginFailure:
         print("miraflow-bot: Discord refused DISCORD_TOKEN; check it in .env", file=sys.stderr)
+        return EXIT_LOGIN_FAILED
+    except StoreInUseError as exc:
+        print(f"miraflow-bot: {exc}", file=sys.stderr)
+        return EXIT_STORE_IN_USE
+    except StoreUnusableError as exc:
+        print(f"miraflow-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
+        # Discord was reached, then failed (during the log-in or the command sync, say).
+        print(f"miraflow-bot: stopped on a network error: {exc}", file=sys.stderr)
         return EXIT_LOGIN_FAILED
     except KeyboardInterrupt:
         pass

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 MASK = "[secret]"
+# Interaction and webhook tokens are not settings but arrive with every command; discord.py
+# logs the URLs that carry them (`/interactions/{id}/{token}/callback`,
+# `/webhooks/{application}/{token}/...`) at DEBUG, and payloads may hold a "token" field.
+_TOKEN_IN_TEXT = (
+    re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?'\"]+"),
+    re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+"""),
+)
 FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 
 class SecretMaskingFilter(logging.Filter):
-    """Replaces each secret by a mask in a record's message and traceback text."""
+    """Replaces each secret, and every interaction or webhook token, by a mask in a
+    record's message and traceback text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -20,11 +29,11 @@ class SecretMaskingFilter(logging.Filter):
     def mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
+        for pattern in _TOKEN_IN_TEXT:
+            text = pattern.sub(rf"\g<1>{MASK}", text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
         masked = self.mask(message)
         if masked != message:
@@ -36,6 +45,20 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect with a full traceback; one line says enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        message = str(record.msg)
+        if record.name == "discord.client" and error and message.startswith("Attempting a"):
+            reconnecting = message.replace("Attempting a reconnect", "reconnecting")
+            record.msg = f"Discord connection lost ({error!r}); {reconnecting}"
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str, secrets: Iterable[str]) -> SecretMaskingFilter:
     """Log to stderr at `level`, masking `secrets` in every handler's output."""
     root = logging.getLogger()
@@ -43,6 +66,7 @@ def setup_logging(level: str, secrets: Iterable[str]) -> SecretMaskingFilter:
     masking = SecretMaskingFilter(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(OneLineReconnects())
     handler.addFilter(masking)
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -14,10 +14,13 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageChops
 
-MAX_IMAGE_PIXELS = 40_000_000
-"""Refuse images larger than this many pixels (about 6300 x 6300) before decoding them."""
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""Refuse images larger than this many pixels before decoding them: one decoded picture is
+at most 64 MiB (RGBA), so a handful of simultaneous /edit requests stays within bounds."""
+# Pillow's own decompression-bomb check (a warning over it, an error at twice) agrees.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 _MIB = 1024 * 1024
 
@@ -109,6 +112,7 @@ def normalize_mask(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> bytes:
     with image:
         grey = _luminance_over_black(image)
     black_and_white = grey.point(lambda value: 255 if value >= 128 else 0)
+    grey.close()  # free each full-size buffer as soon as it is done with
     out = io.BytesIO()
     black_and_white.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -129,6 +133,12 @@ def check_attachment_size(size: int, *, max_bytes: int, label: str) -> None:
 def check_image_attachment(data: bytes, *, max_bytes: int, label: str) -> ImageInfo:
     check_attachment_size(len(data), max_bytes=max_bytes, label=label)
     info = sniff_image(data)
+    if info is None and _header_pixels(data) > MAX_IMAGE_PIXELS:
+        side = math.isqrt(MAX_IMAGE_PIXELS)
+        raise MediaProblem(
+            f"The {label} picture has too many pixels: the limit is {side} x {side}. "
+            "Please attach a smaller picture."
+        )
     if info is None:
         raise MediaProblem(
             f"The {label} file is not a PNG, JPEG, WEBP or GIF image I can read "
@@ -186,14 +196,34 @@ def _open_decoded(data: bytes, *, max_pixels: int) -> Image.Image | None:
     return image
 
 
+def _header_pixels(data: bytes) -> int:
+    """The pixel count an image's header announces, without decoding it (0 if unreadable)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
+                return image.width * image.height
+        except Image.DecompressionBombError:  # Pillow's refusal at twice its limit
+            return 2 * MAX_IMAGE_PIXELS + 1  # Image.MAX_IMAGE_PIXELS is ours (above)
+        except Exception:  # not an image at all
+            return 0
+
+
 def _luminance_over_black(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit greyscale: scale to 8 bits instead of letting convert("L") clip at 255.
         return image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(black, rgba).convert("L")
+        # Over black, a pixel's luminance is scaled by its opacity: L * A / 255. Worked out
+        # channel by channel, this needs one byte a pixel per step, not RGBA copies.
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        luminance, alpha = rgba.convert("L"), rgba.getchannel("A")
+        if rgba is not image:
+            rgba.close()
+        over_black = ImageChops.multiply(luminance, alpha)
+        luminance.close()
+        alpha.close()
+        return over_black
     return image.convert("L")
 
 

@@ -78,6 +78,8 @@ class Settings:
     polls_per_second: float = _setting("MIRAFLOW_POLLS_PER_SECOND", _positive_float)
     polls_in_flight: int = _setting("MIRAFLOW_POLLS_IN_FLIGHT", _positive_int)
     miraflow_timeout: float = _setting("MIRAFLOW_TIMEOUT_SECONDS", _positive_float)
+    download_stall_timeout: float = _setting("DOWNLOAD_STALL_SECONDS", _positive_float)
+    download_deadline: float = _setting("DOWNLOAD_DEADLINE_SECONDS", _positive_float)
     # For the simulator only: poll as if time ran this many times faster.
     time_scale: float = _setting("MIRAFLOW_TIME_SCALE", _positive_float)
     # Test-only: point discord.py at a fake Discord instead of discord.com.
@@ -106,6 +108,8 @@ DEFAULTS: dict[str, str] = {
     "MIRAFLOW_POLLS_PER_SECOND": "10",
     "MIRAFLOW_POLLS_IN_FLIGHT": "8",
     "MIRAFLOW_TIMEOUT_SECONDS": "30",
+    "DOWNLOAD_STALL_SECONDS": "30",
+    "DOWNLOAD_DEADLINE_SECONDS": "600",
     "MIRAFLOW_TIME_SCALE": "1",
     "DISCORD_API_BASE_URL": "",
     "DISCORD_GATEWAY_URL": "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from discord.app_commands import Choice
 
 from bot.errors import UserFacingError
@@ -13,11 +15,27 @@ MAX_PROMPT_LENGTH = 1000
 MAX_SCRIPT_LENGTH = 3000
 MAX_NAME_LENGTH = 100
 
+# Characters that draw nothing although Unicode calls them letters or symbols: the Hangul
+# fillers and the braille blank. With whitespace, control, format (zero-width joiners,
+# direction marks) and combining characters, a text made only of these looks empty.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn"})
+
+
+def looks_blank(text: str) -> bool:
+    """True when `text` has no visible character."""
+    return all(
+        char.isspace()
+        or char in _BLANK_LOOKING
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
 
 def clean_text(value: str | None, *, label: str, max_length: int, required: bool = True) -> str:
     """Collapse surrounding blanks; refuse a blank or over-long value with a clear message."""
     text = (value or "").strip()
-    if not text:
+    if looks_blank(text):
         if required:
             raise UserFacingError(f"The {label} is empty. Please write a few words.")
         return ""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.log import MASK, SecretMaskingFilter
+from bot.log import MASK, OneLineReconnects, SecretMaskingFilter
 
 
 def _record(msg, *args, exc_info=None):
@@ -35,3 +35,37 @@ def test_short_or_empty_values_are_not_masked():
     record = _record("ab is fine")
     masking.filter(record)
     assert record.getMessage() == "ab is fine"
+
+
+def test_interaction_and_webhook_tokens_are_masked_without_being_known():
+    masking = SecretMaskingFilter([])
+    record = _record(
+        "POST %s with %s has returned 204",
+        "http://127.0.0.1:1/api/v10/interactions/123/aW50ZXJhY3Rpb24.tok-en_1/callback",
+        {"token": "aW50ZXJhY3Rpb24.tok-en_1", "type": 5},
+    )
+    masking.filter(record)
+    message = record.getMessage()
+    assert "aW50ZXJhY3Rpb24" not in message
+    assert f"/interactions/123/{MASK}/callback" in message
+    record = _record("PATCH /api/v10/webhooks/555/wh-tok.123/messages/@original")
+    masking.filter(record)
+    assert record.getMessage() == f"PATCH /api/v10/webhooks/555/{MASK}/messages/@original"
+
+
+def test_a_gateway_reconnect_is_one_warning_line():
+    try:
+        raise OSError("Connect call failed")
+    except OSError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "discord.client", logging.ERROR, __file__, 1, "Attempting a reconnect in %.2fs", (2.5,),
+        exc_info,
+    )  # fmt: skip
+    assert OneLineReconnects().filter(record)
+    formatted = logging.Formatter("%(levelname)s %(message)s").format(record)
+    assert "\n" not in formatted
+    assert formatted.startswith("WARNING Discord connection lost")
+    assert "Connect call failed" in formatted and "reconnecting in 2.50s" in formatted

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+import struct
 import wave
+import zlib
 
 import pytest
 from PIL import Image
@@ -321,3 +323,15 @@ def test_normalize_mask_accepts_every_image_format_and_keeps_the_size(fmt: str) 
 def test_normalize_mask_refuses_what_is_not_an_image() -> None:
     with pytest.raises(MediaProblem, match="mask is not"):
         normalize_mask(b"definitely not a picture")
+
+
+@pytest.mark.parametrize("size", [(4097, 4096), (9000, 9000)])
+def test_a_picture_over_the_pixel_limit_is_refused_by_its_header(size):
+    out = io.BytesIO()
+    Image.new("L", (1, 1)).save(out, format="PNG")
+    # A real header announcing `size`, as a decompression bomb's would: IHDR is patched.
+    data = bytearray(out.getvalue())
+    data[16:24] = struct.pack(">II", *size)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    with pytest.raises(MediaProblem, match="too many pixels"):
+        check_image_attachment(bytes(data), max_bytes=10**6, label="image")

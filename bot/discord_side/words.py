@@ -3,8 +3,6 @@ translation): the engine reports what happened, typed; this module says it."""
 
 from __future__ import annotations
 
-import math
-
 from bot.jobs.errors import (
     DailyLimitReached,
     JobError,
@@ -20,6 +18,7 @@ from bot.jobs.models import Job, JobKind, JobState
 from bot.miraflow.errors import (
     AuthenticationError,
     BadRequestError,
+    DownloadTimeoutError,
     FileTooLargeError,
     MiraflowConnectionError,
     MiraflowError,
@@ -28,6 +27,7 @@ from bot.miraflow.errors import (
     RateLimitedError,
     ServerError,
     UnexpectedResponseError,
+    UntrustedUrlError,
 )
 
 GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
@@ -174,10 +174,8 @@ def miraflow_error_text(error: MiraflowError) -> str:
                 f"{_detail(error.message)}. Check it and try again."
             )
         case RateLimitedError():
-            if error.retry_after is not None and error.retry_after > 0:
-                wait = f"in about {math.ceil(error.retry_after)} seconds"
-            else:
-                wait = "in a minute"
+            # Words, not the server's number: a hostile Retry-After must not reach a user.
+            wait = "in a few seconds" if (error.retry_after or 60) < 10 else "in a minute"
             return f"Miraflow is getting too many requests right now: please try again {wait}."
         case ServerError():
             return "Miraflow is having trouble right now: please try again in a few minutes."
@@ -189,6 +187,13 @@ def miraflow_error_text(error: MiraflowError) -> str:
             return (
                 "That file is too large for the bot to fetch: ask a server admin about the limit."
             )
+        case UntrustedUrlError():
+            return (
+                "Miraflow gave me a link I don't trust, so I didn't open it. "
+                "Please tell a server admin."
+            )
+        case DownloadTimeoutError():
+            return "Downloading the result from Miraflow took too long: please try again later."
         case UnexpectedResponseError():
             return (
                 "Miraflow sent an answer the bot did not understand: please try again later, "

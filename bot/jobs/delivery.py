@@ -27,6 +27,9 @@ class Delivery:
         self._store = store
         self._client = client
         self._frontend = frontend
+        # Where downloads go; `miraflow-bot run` points it at the store's own temp folder,
+        # which it empties at start (None: the system's).
+        self.temp_dir: Path | None = None
 
     async def deliver(self, job: Job, status: JobStatus | None = None) -> None:
         """Post a complete job's result. Transient failures raise, for the poller to retry."""
@@ -34,7 +37,8 @@ class Delivery:
         if current is None or current.state is not JobState.COMPLETE:
             return  # cancelled meanwhile, or delivered by an earlier attempt
         # Made and removed off the event loop: deleting a 200 MB video takes ~20 ms.
-        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-"))
+        made = await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-", dir=self.temp_dir)
+        folder = Path(made)
         try:
             result = await self._fetch(current, status, folder)
             if not self._still_wanted(job.id):

@@ -3,9 +3,11 @@ and what to do at start-up with jobs a stop interrupted."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -125,16 +127,27 @@ class JobService:
         return await self.submit(origin, request, source=source)
 
     async def start_with_files(
-        self, origin: Origin, read_files: ReadFiles, with_media: WithMedia
+        self,
+        origin: Origin,
+        read_files: ReadFiles,
+        with_media: WithMedia,
+        *,
+        file_slot: AbstractAsyncContextManager[object] | None = None,
     ) -> Job:
         """Check the quotas, then (so a user over them costs nothing) read the files, upload
-        them, and submit the request `with_media` makes of their Miraflow media ids."""
+        them, and submit the request `with_media` makes of their Miraflow media ids.
+
+        `file_slot` (a semaphore, say) is held from the read to the last upload, so that a
+        caller can bound how many requests hold their files in memory at once.
+        """
         self.check_quota(origin.user_id, origin.guild_id)
-        files = await read_files()
-        media_ids = [
-            await self._client.upload_media(f.data, f.file_name, f.content_type) for f in files
-        ]
+        async with file_slot or contextlib.nullcontext():
+            media_ids = await self._read_and_upload(read_files)
         return await self.submit(origin, with_media(media_ids))
+
+    async def _read_and_upload(self, read_files: ReadFiles) -> list[str]:
+        files = await read_files()
+        return [await self._client.upload_media(f.data, f.file_name, f.content_type) for f in files]
 
     async def reroll(self, origin: Origin, job_id: int) -> Job:
         """The same request as job `job_id` with a new seed, as a new job of `origin`."""

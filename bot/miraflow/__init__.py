@@ -2,8 +2,10 @@
 
 from bot.miraflow.client import MiraflowClient
 from bot.miraflow.errors import (
+    AnswerTooLargeError,
     AuthenticationError,
     BadRequestError,
+    DownloadTimeoutError,
     FileTooLargeError,
     MiraflowConnectionError,
     MiraflowError,
@@ -12,6 +14,7 @@ from bot.miraflow.errors import (
     RateLimitedError,
     ServerError,
     UnexpectedResponseError,
+    UntrustedUrlError,
 )
 from bot.miraflow.models import (
     Avatar,
@@ -24,10 +27,12 @@ from bot.miraflow.models import (
 )
 
 __all__ = [
+    "AnswerTooLargeError",
     "AuthenticationError",
     "Avatar",
     "BadRequestError",
     "CreatedJob",
+    "DownloadTimeoutError",
     "FileTooLargeError",
     "ImageResult",
     "JobStatus",
@@ -39,6 +44,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "UnexpectedResponseError",
+    "UntrustedUrlError",
     "Video",
     "Voice",
     "parse_progress",

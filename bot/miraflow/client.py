@@ -22,8 +22,10 @@ from bot.miraflow.constants import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
     DEFAULT_BASE_URL,
+    DEFAULT_DOWNLOAD_DEADLINE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_AFTER_CAP,
+    DEFAULT_STALL_TIMEOUT,
     DEFAULT_TIMEOUT,
     DOWNLOAD_CHUNK_SIZE,
 )
@@ -53,9 +55,14 @@ class MiraflowClient:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
     ) -> None:
         """`timeout` bounds a whole call; downloads and uploads are bounded instead by
-        `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut."""
+        `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut.
+        A download is abandoned after `stall_timeout` seconds without a byte, or
+        `download_deadline` seconds in all. URLs from Miraflow's answers are contacted only
+        when https or on `base_url`'s origin (else UntrustedUrlError)."""
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._http = MiraflowTransport(
@@ -69,6 +76,8 @@ class MiraflowClient:
             backoff_cap=backoff_cap,
             retry_after_cap=retry_after_cap,
             chunk_size=chunk_size,
+            stall_timeout=stall_timeout,
+            download_deadline=download_deadline,
         )
 
     @property

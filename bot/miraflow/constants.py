@@ -14,7 +14,16 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 8.0
-DEFAULT_RETRY_AFTER_CAP = 30.0
+DEFAULT_RETRY_AFTER_CAP = 60.0
+# A Retry-After larger than this (seconds) counts as this: a server cannot pause the bot for ever.
+MAX_RETRY_AFTER = 60.0
+
+# Downloads: abandoned after DEFAULT_STALL_TIMEOUT seconds without a byte, or after
+# DEFAULT_DOWNLOAD_DEADLINE seconds in all (retries included).
+DEFAULT_STALL_TIMEOUT = 30.0
+DEFAULT_DOWNLOAD_DEADLINE = 600.0
+# A JSON answer larger than this is a server error, never read into memory.
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 DOWNLOAD_CHUNK_SIZE = 64 * 1024
 MAX_REDIRECTS = 5

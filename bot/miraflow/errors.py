@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
-from bot.miraflow.constants import ERROR_MESSAGE_MAX_CHARS
+from bot.miraflow.constants import ERROR_MESSAGE_MAX_CHARS, MAX_RETRY_AFTER
 
 _CREDITS_WORDS = re.compile(r"credit|balance|insufficient", re.IGNORECASE)
 
@@ -105,6 +105,28 @@ class FileTooLargeError(MiraflowError):
         self.size = size
 
 
+class AnswerTooLargeError(ServerError):
+    """A JSON answer larger than the client will read: treated like a failing server."""
+
+
+class UntrustedUrlError(MiraflowError):
+    """Miraflow handed out a URL that is neither https nor on the API's own origin.
+
+    It was never contacted: a plain-http or `file:` link could reach the bot's own network.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None)
+
+
+class DownloadTimeoutError(MiraflowError):
+    """A download stalled (no bytes for a while) or ran past its overall deadline; it was
+    abandoned and its partial file removed. Not retried here: a fresh URL is worth trying."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None)
+
+
 class UnexpectedResponseError(MiraflowError):
     """Miraflow answered with success but a body the client cannot read (no JSON, no job id)."""
 
@@ -143,7 +165,10 @@ def message_from_body(body: bytes, status: int | None = None) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date), else None."""
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date), else None.
+
+    Honoured up to MAX_RETRY_AFTER: a larger (or infinite) value counts as that much.
+    """
     if not value:
         return None
     try:
@@ -156,7 +181,9 @@ def parse_retry_after(value: str | None) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def truncate(text: str, limit: int) -> str:

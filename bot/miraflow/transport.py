@@ -22,8 +22,15 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from bot.miraflow.constants import API_KEY_HEADER, ERROR_BODY_READ_LIMIT, MAX_REDIRECTS, USER_AGENT
+from bot.miraflow.constants import (
+    API_KEY_HEADER,
+    ERROR_BODY_READ_LIMIT,
+    MAX_JSON_BYTES,
+    MAX_REDIRECTS,
+    USER_AGENT,
+)
 from bot.miraflow.errors import (
+    DownloadTimeoutError,
     FileTooLargeError,
     MiraflowConnectionError,
     MiraflowError,
@@ -35,6 +42,8 @@ from bot.miraflow.errors import (
     message_from_body,
     parse_retry_after,
 )
+from bot.miraflow.limits import chunks_until_stalled, read_capped
+from bot.miraflow.trust import check_trusted
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +73,8 @@ class MiraflowTransport:
         backoff_cap: float,
         retry_after_cap: float,
         chunk_size: int,
+        stall_timeout: float,
+        download_deadline: float,
     ) -> None:
         self._api_key = api_key
         self._base = base_url.rstrip("/")
@@ -82,6 +93,8 @@ class MiraflowTransport:
         self._backoff_cap = backoff_cap
         self._retry_after_cap = retry_after_cap
         self._chunk_size = chunk_size
+        self._stall_timeout = stall_timeout
+        self._download_deadline = download_deadline
 
     @property
     def base_url(self) -> str:
@@ -134,7 +147,7 @@ class MiraflowTransport:
     async def exchange_json(self, method: str, url: URL, **kwargs: Any) -> Any:
         """One request, sent once, and its JSON answer; `kwargs` go to aiohttp (json=, data=)."""
         async with self._exchange(method, url, timeout=self._call_timeout, **kwargs) as response:
-            raw = await response.read()
+            raw = await read_capped(response, MAX_JSON_BYTES)
             status = response.status
         try:
             return json.loads(raw)
@@ -146,6 +159,7 @@ class MiraflowTransport:
 
     async def put_upload(self, url: URL, data: bytes, content_type: str) -> None:
         """PUT `data` to a pre-signed storage URL, once and without the API key."""
+        check_trusted(url, self._origin)
         async with self._exchange(
             "PUT",
             url,
@@ -160,14 +174,22 @@ class MiraflowTransport:
         """Streams `url` to `dest` (retried like any GET) and returns the bytes written.
 
         The file appears at `dest` only once complete; over `max_bytes`, FileTooLargeError is
-        raised and nothing is left behind.
+        raised and nothing is left behind. No bytes for the stall time-out, or the download
+        deadline passed (retries included), raise DownloadTimeoutError.
         """
+        check_trusted(url, self._origin)
         target = Path(dest)
         partial = target.with_name(target.name + ".part")
         try:
-            written = await self._retrying(
-                f"GET {self._where(url)}", lambda: self._stream_to(url, partial, max_bytes)
-            )
+            try:
+                async with asyncio.timeout(self._download_deadline):
+                    written = await self._retrying(
+                        f"GET {self._where(url)}", lambda: self._stream_to(url, partial, max_bytes)
+                    )
+            except TimeoutError:
+                raise DownloadTimeoutError(
+                    f"the download took longer than {self._download_deadline:g} s"
+                ) from None
             await asyncio.to_thread(partial.replace, target)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -260,6 +282,7 @@ class MiraflowTransport:
         """Sends the request, following a GET's redirects here rather than in aiohttp, which
         would carry the x-api-key header along to another host (it strips only Authorization)."""
         for _ in range(MAX_REDIRECTS + 1):
+            check_trusted(url, self._origin)
             request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
             if send_key and url.origin() == self._origin:
                 request_headers[API_KEY_HEADER] = self._api_key
@@ -300,7 +323,9 @@ class MiraflowTransport:
             written = 0
             sink = await asyncio.to_thread(partial.open, "wb")
             try:
-                async for chunk in response.content.iter_chunked(self._chunk_size):
+                async for chunk in chunks_until_stalled(
+                    response.content, self._chunk_size, self._stall_timeout
+                ):
                     written += len(chunk)
                     if max_bytes is not None and written > max_bytes:
                         raise FileTooLargeError(max_bytes)

@@ -29,10 +29,14 @@ WAV_HEADER = b"RIFF\x24\x00\x00\x00WAVEfmt "
 CASES = [
     # (command, group/subcommand, options, attachments, words in the answer)
     ("imagine", None, {"prompt": "   "}, {}, "prompt is empty"),
+    ("imagine", None, {"prompt": "\u200b\u200d\u2060\ufeff"}, {}, "prompt is empty"),
+    ("imagine", None, {"prompt": "\u3164\u115f\u1160\uffa0"}, {}, "prompt is empty"),
+    ("imagine", None, {"prompt": "\u2800 \u2800\u00ad\u202e"}, {}, "prompt is empty"),
     ("imagine", None, {"prompt": "x" * 1001}, {}, "too long"),
     ("imagine", None, {"prompt": "a cat", "seed": -1}, {}, "seed"),
     ("imagine", None, {"prompt": "a cat", "negative_prompt": "n" * 1001}, {}, "too long"),
     ("edit", None, {"prompt": "   "}, {"image": PICTURE}, "prompt is empty"),
+    ("edit", None, {"prompt": "\u200c\u3164"}, {"image": PICTURE}, "prompt is empty"),
     ("edit", None, {"prompt": "make it blue"}, {"image": NOT_A_PICTURE}, "not"),
     (
         "edit",
@@ -56,6 +60,7 @@ CASES = [
         "not both",
     ),
     ("speak", None, {"avatar": AVA, "voice": ARIA}, {}, "`text`"),
+    ("speak", None, {"text": "\u3000\u200b\u2800", "avatar": AVA, "voice": ARIA}, {}, "empty"),
     ("speak", None, {"avatar": AVA}, {"audio": PICTURE}, "audio"),
     ("speak", None, {"text": "hello", "avatar": "Nobody", "voice": ARIA}, {}, "Nobody"),
     ("speak", None, {"text": "hello", "avatar": AVA, "voice": "Mute"}, {}, "Mute"),

@@ -4,9 +4,12 @@ stand-in for the front end (`tests/jobs/fakes.py`)."""
 from __future__ import annotations
 
 import asyncio
+import io
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from bot.jobs.delivery import Delivery
 from bot.jobs.errors import (
@@ -17,7 +20,7 @@ from bot.jobs.errors import (
     TooManyActive,
 )
 from bot.jobs.frontend import Outcome
-from bot.jobs.job_requests import FoundVideo, PictureRequest
+from bot.jobs.job_requests import EditRequest, FoundVideo, PictureRequest
 from bot.jobs.models import JobKind, JobSource, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
@@ -121,6 +124,78 @@ async def test_a_refused_create_call_fails_the_row_and_raises_the_miraflow_error
         await engine.service.start(ALICE, picture(9))
     (job,) = engine.store.recent_jobs(ALICE.user_id)
     assert job.state is JobState.FAILED and job.error == "words for refused"
+
+
+@dataclass(frozen=True)
+class PngFile:
+    data: bytes
+    file_name: str = "picture.png"
+    content_type: str = "image/png"
+
+
+def png_file() -> PngFile:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(out, format="PNG")
+    return PngFile(out.getvalue())
+
+
+class RecordingSlot:
+    """A file slot that notes, on entry and exit, how far the uploads and create calls got."""
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        self.events: list[tuple[str, int, int]] = []
+
+    def note(self, event: str) -> None:
+        uploads = self.sim.count("POST", "/api/media/finalize")
+        creates = self.sim.count("POST", "/api/image/edit")
+        self.events.append((event, uploads, creates))
+
+    async def __aenter__(self) -> None:
+        self.note("enter")
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.note("exit")
+
+
+async def test_the_file_slot_spans_the_read_and_the_uploads_not_the_create_call(engine):
+    slot = RecordingSlot(engine.sim)
+
+    async def read_files() -> list[PngFile]:
+        slot.note("read")
+        return [png_file(), png_file()]
+
+    job = await engine.service.start_with_files(
+        ALICE,
+        read_files,
+        lambda media_ids: EditRequest.of(picture(13), media_ids),
+        file_slot=slot,
+    )
+
+    assert slot.events == [("enter", 0, 0), ("read", 0, 0), ("exit", 2, 0)]
+    assert engine.sim.count("POST", "/api/image/edit") == 1
+    assert job.kind is JobKind.EDIT and len(job.request.media_ids) == 2
+
+
+async def test_a_user_over_the_quota_never_takes_a_file_slot(engine):
+    engine.sim.config.image_seconds = (2000.0, 2000.0)
+    await engine.service.start(ALICE, picture(14))
+    await engine.service.start(ALICE, picture(15))
+    slot = RecordingSlot(engine.sim)
+
+    async def read_files() -> list[PngFile]:
+        slot.note("read")
+        return [png_file()]
+
+    with pytest.raises(TooManyActive):
+        await engine.service.start_with_files(
+            ALICE,
+            read_files,
+            lambda media_ids: EditRequest.of(picture(16), media_ids),
+            file_slot=slot,
+        )
+    assert slot.events == []
+    assert engine.sim.count("POST", "/api/media") == 0
 
 
 async def test_cancel_is_for_the_requester_and_pending_jobs_only(engine):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -67,3 +70,37 @@ async def holds_for(predicate: Callable[[], bool], seconds: float) -> bool:
             return False
         await asyncio.sleep(0.01)
     return predicate()
+
+
+@pytest.fixture(scope="session")
+def tls_context(tmp_path_factory) -> ssl.SSLContext:
+    """A server context with a throw-away self-signed certificate for 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@asynccontextmanager
+async def serve_tls(app: web.Application, context: ssl.SSLContext) -> AsyncIterator[str]:
+    """Like `serve`, over https (a storage host elsewhere); yields its https base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"https://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def unverified_session() -> aiohttp.ClientSession:
+    """A session that accepts the self-signed certificate of `serve_tls`."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))

@@ -34,8 +34,15 @@ def iso_time(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _created(job: SimJob) -> web.Response:
+def _created(request: web.Request, job: SimJob) -> web.Response:
+    lost_answer = request.app[SIMULATOR_KEY].config.create_answer_status
+    if lost_answer is not None:  # the job exists, but the answer says otherwise
+        return web.json_response({"message": "Bad gateway."}, status=lost_answer)
     return web.json_response({"result": "success", "jobId": job.id})
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
 
 
 # ---- catalogue --------------------------------------------------------------------------
@@ -70,13 +77,15 @@ def _completed_video(request: web.Request) -> SimJob:
 
 
 def _video_body(request: web.Request, job: SimJob) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "name": job.name,
-        "sourceAvatarId": job.params.get("avatarId"),
-        "createdAt": iso_time(job.created_at),
-        "downloadUrl": files.video_download_url(request, job.id),
-    }
+    return _without_none(
+        {
+            "id": job.id,
+            "name": job.name,
+            "sourceAvatarId": job.params.get("avatarId"),
+            "createdAt": iso_time(job.created_at),
+            "downloadUrl": files.video_download_url(request, job.id),
+        }
+    )
 
 
 @routes.get("/api/videos")
@@ -105,7 +114,7 @@ async def download_video(request: web.Request) -> web.StreamResponse:
 async def video_status(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     job = _job_of_kind(request, frozenset({"video"}))
-    return web.json_response(job.status_at(sim.now()).body())
+    return web.json_response(job.status_at(sim.now()).body(sim.config.failure_reason))
 
 
 @routes.post("/api/video/create")
@@ -123,7 +132,7 @@ async def create_video(request: web.Request) -> web.Response:
         _known_avatar(sim, params["avatarId"])
         if params["voiceId"] not in sim.voices:
             raise not_found(f"Voice '{params['voiceId']}' not found.")
-    return _created(sim.create_job("video", params))
+    return _created(request, sim.create_job("video", params))
 
 
 async def _audio_form(request: web.Request) -> dict[str, Any]:
@@ -170,7 +179,7 @@ async def _image_job(request: web.Request, kind: JobKind) -> web.Response:
         ]
     for field, media_id in media_fields:
         sim.usable_media(media_id, field)
-    return _created(sim.create_job(kind, params))
+    return _created(request, sim.create_job(kind, params))
 
 
 @routes.post("/api/image/generate")
@@ -194,17 +203,19 @@ async def image_status(request: web.Request) -> web.Response:
     job = _job_of_kind(request, IMAGE_KINDS)
     status = job.status_at(sim.now())
     if not status.is_complete:
-        return web.json_response(status.body())
-    return web.json_response(
-        {
-            "id": job.id,
-            "name": job.name,
-            "prompt": job.params.get("prompt"),
-            "createdAt": iso_time(job.created_at),
-            "downloadUrl": files.image_download_url(request, job.id),
-            "mediaId": job.result_media_id,
-        }
-    )
+        return web.json_response(status.body(sim.config.failure_reason))
+    url = files.image_download_url(request, job.id)
+    body = {
+        "id": job.id,
+        "name": job.name,
+        "prompt": job.params.get("prompt"),
+        "createdAt": iso_time(job.created_at),
+        "downloadUrl": url,
+        "mediaId": job.result_media_id,
+    }
+    if url is None:  # complete, yet without a result: say so with a status
+        body["status"] = status.status
+    return web.json_response(_without_none(body))
 
 
 # ---- media upload -----------------------------------------------------------------------
@@ -228,7 +239,8 @@ async def initialize_media(request: web.Request) -> web.Response:
         upload_token=sim.signer.token(files.upload_path(media_id)),
     )
     sim.media[media_id] = media
-    return web.json_response({"mediaId": media_id, "uploadUrl": files.upload_url(request, media)})
+    upload = files.upload_url(request, media)
+    return web.json_response(_without_none({"mediaId": media_id, "uploadUrl": upload}))
 
 
 @routes.post("/api/media/finalize")

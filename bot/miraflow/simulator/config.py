@@ -7,6 +7,10 @@ from typing import Literal
 
 ErrorBodyStyle = Literal["json_message", "json_error", "text"]
 ERROR_BODY_STYLES: tuple[ErrorBodyStyle, ...] = ("json_message", "json_error", "text")
+UrlStyle = Literal["signed", "foreign", "file", "missing"]
+URL_STYLES: tuple[UrlStyle, ...] = ("signed", "foreign", "file", "missing")
+DownloadMode = Literal["normal", "trickle", "stall"]
+DOWNLOAD_MODES: tuple[DownloadMode, ...] = ("normal", "trickle", "stall")
 
 
 @dataclass
@@ -47,5 +51,25 @@ class SimulatorConfig:
     url_ttl: float = 24 * 3600.0
     # Paid creation calls left before a 400 "insufficient credits". None: unlimited.
     credits: int | None = None
+    # Misbehaviours (the fault table's). Where a result's downloadUrl points: "signed" (this
+    # server), "foreign" (under foreign_base_url: plain http on another host), "file" (a file:
+    # URL) or "missing" (complete without a downloadUrl).
+    result_url: UrlStyle = "signed"
+    # The same for the uploadUrl of /api/media/initialize ("missing" leaves it out).
+    upload_url: UrlStyle = "signed"
+    foreign_base_url: str = "http://127.0.0.1:9"
+    # How files are sent: "normal", "trickle" (a small chunk every trickle_interval real
+    # seconds) or "stall" (a first chunk, then nothing until shutdown).
+    download_mode: DownloadMode = "normal"
+    trickle_interval: float = 0.5
+    # Every GET /api answer becomes a JSON object of this many bytes (streamed, so the
+    # simulator itself stays small); without a Content-Length when huge_json_chunked.
+    huge_json_bytes: int | None = None
+    huge_json_chunked: bool = False
+    # A create call makes its job (the credit is spent), then is answered with this status:
+    # a gateway that lost the answer (502, 504). None: answered as usual.
+    create_answer_status: int | None = None
+    # The reason (the "message" field) in the status body of a failed job. None: none given.
+    failure_reason: str | None = None
     # Seeds job ids, durations, outcomes and injected errors; read when the simulator starts.
     seed: int | None = 0

@@ -7,6 +7,7 @@ carry ``expires`` (UNIX seconds) and ``signature``; an expired one answers 403.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -35,20 +36,37 @@ def upload_path(media_id: str) -> str:
     return f"/upload/{media_id}"
 
 
-def upload_url(request: web.Request, media: SimMedia) -> str:
-    return f"{_origin(request)}{upload_path(media.id)}?token={media.upload_token}"
+def upload_url(request: web.Request, media: SimMedia) -> str | None:
+    path = f"{upload_path(media.id)}?token={media.upload_token}"
+    return _styled(request, request.app[SIMULATOR_KEY].config.upload_url, path)
+
+
+def _styled(request: web.Request, style: str, path: str) -> str | None:
+    """A URL to `path` as the `style` knob wants it (see SimulatorConfig.result_url)."""
+    sim = request.app[SIMULATOR_KEY]
+    if style == "foreign":
+        return sim.config.foreign_base_url.rstrip("/") + path
+    if style == "file":
+        return "file:///etc/passwd"
+    if style == "missing":
+        return None
+    if path.startswith("/upload/"):
+        return f"{_origin(request)}{path}"
+    return _signed(request, path)
 
 
 def avatar_preview_url(request: web.Request, avatar_id: str) -> str:
     return _signed(request, f"/files/avatars/{avatar_id}.png")
 
 
-def image_download_url(request: web.Request, job_id: str) -> str:
-    return _signed(request, f"/files/images/{job_id}.png")
+def image_download_url(request: web.Request, job_id: str) -> str | None:
+    style = request.app[SIMULATOR_KEY].config.result_url
+    return _styled(request, style, f"/files/images/{job_id}.png")
 
 
-def video_download_url(request: web.Request, job_id: str) -> str:
-    return _signed(request, f"/files/videos/{job_id}.mp4")
+def video_download_url(request: web.Request, job_id: str) -> str | None:
+    style = request.app[SIMULATOR_KEY].config.result_url
+    return _styled(request, style, f"/files/videos/{job_id}.mp4")
 
 
 def _check_signature(request: web.Request) -> None:
@@ -111,7 +129,7 @@ async def avatar_preview(request: web.Request) -> web.Response:
 
 
 @routes.get("/files/images/{job_id}.png")
-async def image_file(request: web.Request) -> web.Response:
+async def image_file(request: web.Request) -> web.StreamResponse:
     _check_signature(request)
     sim = request.app[SIMULATOR_KEY]
     job = sim.jobs.get(request.match_info["job_id"])
@@ -120,6 +138,8 @@ async def image_file(request: web.Request) -> web.Response:
     if job.picture is None:
         job.picture = await asyncio.to_thread(_render_job_picture, sim.media, job)
     png = padded_png(job.picture, sim.config.image_size_bytes)
+    if sim.config.download_mode != "normal":
+        return await _misbehaving_send(request, [png], "image/png", len(png))
     return web.Response(body=png, content_type="image/png")
 
 
@@ -153,11 +173,40 @@ async def video_file(request: web.Request) -> web.StreamResponse:
 
 async def stream_video(request: web.Request) -> web.StreamResponse:
     """The MP4 (padded to ``video_size``), written chunk by chunk."""
-    wanted_size = request.app[SIMULATOR_KEY].config.video_size
+    config = request.app[SIMULATOR_KEY].config
+    wanted_size = config.video_size
+    if config.download_mode != "normal":
+        chunks = video_chunks(wanted_size)
+        return await _misbehaving_send(request, chunks, "video/mp4", video_length(wanted_size))
     response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
     response.content_length = video_length(wanted_size)
     await response.prepare(request)
     for chunk in video_chunks(wanted_size):
         await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+TRICKLE_CHUNK = 1024
+
+
+async def _misbehaving_send(
+    request: web.Request, chunks: Iterable[bytes], content_type: str, length: int
+) -> web.StreamResponse:
+    """A file sent as the `download_mode` knob says: a small chunk every `trickle_interval`
+    real seconds ("trickle"), or one chunk and then nothing until shutdown ("stall")."""
+    sim = request.app[SIMULATOR_KEY]
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = length
+    await response.prepare(request)
+    for chunk in chunks:
+        for start in range(0, len(chunk), TRICKLE_CHUNK):
+            await response.write(chunk[start : start + TRICKLE_CHUNK])
+            if sim.config.download_mode == "stall":
+                await sim.gate.wait()
+                if request.transport is not None:
+                    request.transport.close()
+                return response
+            await asyncio.sleep(sim.config.trickle_interval)
     await response.write_eof()
     return response

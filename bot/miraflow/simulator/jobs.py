@@ -44,11 +44,14 @@ class SimStatus:
     def is_complete(self) -> bool:
         return self.status == COMPLETE
 
-    def body(self) -> dict[str, Any]:
-        """The status body of ``GET /api/video/{id}/status`` (and of an unfinished image)."""
+    def body(self, failure_reason: str | None = None) -> dict[str, Any]:
+        """The status body of ``GET /api/video/{id}/status`` (and of an unfinished image);
+        a failed job's carries ``failure_reason`` as its message, if given."""
         answer: dict[str, Any] = {"result": "success", "status": self.status}
         if self.progress is not None:
             answer["progress"] = f"{self.progress}%"
+        if failure_reason is not None and self.status in (FAILED, ERROR):
+            answer["message"] = failure_reason
         return answer
 
 

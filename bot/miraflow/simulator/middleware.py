@@ -116,4 +116,40 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-MIDDLEWARES = (record_and_shape_errors, hold_hung_requests, inject_faults, require_api_key)
+HUGE_JSON_BLOCK = b"x" * (64 * 1024)
+
+
+@web.middleware
+async def answer_hugely(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With ``huge_json_bytes`` set, every GET /api answer is a JSON object that large,
+    streamed (with a Content-Length unless ``huge_json_chunked``)."""
+    config = _simulator(request).config
+    size = config.huge_json_bytes
+    if size is None or request.method != "GET" or not request.path.startswith(API_PREFIX):
+        return await handler(request)
+    head, tail = b'{"result": "success", "pad": "', b'"}'
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if not config.huge_json_chunked:
+        response.content_length = max(size, len(head) + len(tail))
+    await response.prepare(request)
+    try:
+        await response.write(head)
+        remaining = size - len(head) - len(tail)
+        while remaining > 0:
+            block = HUGE_JSON_BLOCK[: min(remaining, len(HUGE_JSON_BLOCK))]
+            await response.write(block)
+            remaining -= len(block)
+        await response.write(tail)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client gave up reading, as it should
+    return response
+
+
+MIDDLEWARES = (
+    record_and_shape_errors,
+    hold_hung_requests,
+    inject_faults,
+    require_api_key,
+    answer_hugely,
+)

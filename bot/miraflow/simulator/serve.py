@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 
-from .config import ERROR_BODY_STYLES, SimulatorConfig
+from .config import DOWNLOAD_MODES, ERROR_BODY_STYLES, URL_STYLES, SimulatorConfig
 from .simulator import run_simulator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -133,6 +133,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="paid calls allowed before 400 'insufficient credits' (default: unlimited)",
     )
     add("--seed", type=int, default=defaults.seed, help="seed of ids, durations and faults")
+    _add_misbehaviours(parser.add_argument_group("misbehaviours"), defaults)
+
+
+def _add_misbehaviours(group: argparse._ArgumentGroup, defaults: SimulatorConfig) -> None:
+    add = group.add_argument
+    add(
+        "--result-url",
+        choices=URL_STYLES,
+        default=defaults.result_url,
+        help="where results' downloadUrl points (foreign: under --foreign-base-url)",
+    )
+    add("--upload-url", choices=URL_STYLES, default=defaults.upload_url, help="the same, uploads")
+    add("--foreign-base-url", default=defaults.foreign_base_url, help="base of foreign URLs")
+    add(
+        "--download-mode",
+        choices=DOWNLOAD_MODES,
+        default=defaults.download_mode,
+        help="send files normally, a chunk every --trickle-interval, or stall after one chunk",
+    )
+    add(
+        "--trickle-interval",
+        type=_number_at_least(0),
+        default=defaults.trickle_interval,
+        help="seconds between chunks of a trickled file",
+    )
+    add("--huge-json", type=_byte_size, default=None, help="every GET /api answer this large")
+    add("--huge-json-chunked", action="store_true", help="... and without a Content-Length")
+    add(
+        "--create-answer-status",
+        type=int,
+        default=None,
+        help="make each created job, then answer the create with this status (502, 504)",
+    )
+    add("--failure-reason", default=None, help="the message of every failed job")
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -152,6 +186,15 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         error_body_style=args.error_body_style,
         credits=args.credits,
         seed=args.seed,
+        result_url=args.result_url,
+        upload_url=args.upload_url,
+        foreign_base_url=args.foreign_base_url,
+        download_mode=args.download_mode,
+        trickle_interval=args.trickle_interval,
+        huge_json_bytes=args.huge_json,
+        huge_json_chunked=args.huge_json_chunked,
+        create_answer_status=args.create_answer_status,
+        failure_reason=args.failure_reason,
     )
 
 

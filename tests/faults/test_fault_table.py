@@ -1,0 +1,176 @@
+"""The fault table: every fault the bot survives, what it must do, what it must not do.
+
+Each row breaks one promise of "Faults and a misbehaving Miraflow" on purpose through a real
+path (the simulator or a small misbehaving server, the fake Discord, a second process, a
+real `kill -9`) and checks the bot keeps it. The job engine's rows (a store that cannot be
+written, terminal failures told, unclear creates...) join them with issue 8's part B.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.faults import input_faults as inputs
+from tests.faults import miraflow_faults as mf
+from tests.faults import process_faults as pf
+
+
+@dataclass(frozen=True)
+class Fault:
+    fault: str
+    must: str
+    must_not: str
+    check: Callable[[Path], Awaitable[None]]
+
+
+FAULTS = [
+    Fault(
+        "a result's downloadUrl on another plain-http host",
+        "refuse it with UntrustedUrlError (the job can fail and say so)",
+        "contact that host, or leave a file behind",
+        mf.result_url_on_another_http_host,
+    ),
+    Fault(
+        "a result's downloadUrl with the file: scheme",
+        "refuse it with UntrustedUrlError",
+        "read a local file",
+        mf.result_url_with_file_scheme,
+    ),
+    Fault(
+        "an upload URL on another plain-http host",
+        "refuse it before sending a byte",
+        "upload the member's picture there, or finalize the media",
+        mf.upload_url_on_another_http_host,
+    ),
+    Fault(
+        "Miraflow redirects a download to a plain-http host",
+        "refuse to follow the redirect",
+        "contact that host, with or without the API key",
+        mf.redirect_to_another_http_host,
+    ),
+    Fault(
+        "a download that stalls (no bytes)",
+        "abandon it after the stall time-out with DownloadTimeoutError",
+        "wait for ever, or leave its .part file",
+        mf.stalled_download,
+    ),
+    Fault(
+        "a download that trickles a byte now and then",
+        "abandon it at the overall download deadline",
+        "hold on past the deadline",
+        mf.trickling_download,
+    ),
+    Fault(
+        "a 400 MiB JSON answer with a Content-Length",
+        "treat it as a server error without reading it",
+        "hold it in memory",
+        mf.huge_json_answer_with_length,
+    ),
+    Fault(
+        "a 400 MiB JSON answer without a Content-Length",
+        "stop reading at 16 MiB and treat it as a server error",
+        "hold it in memory",
+        mf.huge_json_answer_without_length,
+    ),
+    Fault(
+        "Retry-After: 999999999",
+        "count it as 60 s",
+        "pause for ever, or show the raw number to a member",
+        mf.huge_retry_after,
+    ),
+    Fault(
+        "a second bot started on the same DATABASE_PATH",
+        "exit at once (status 3) with one line saying another process holds the store",
+        "touch the store, connect to Discord, or disturb the first bot",
+        pf.second_bot_on_the_same_store,
+    ),
+    Fault(
+        "a store created by the bot in a new folder",
+        "make the folder 0700 and the store (and its -wal, -shm) 0600",
+        "leave them readable by other users",
+        pf.store_files_are_private,
+    ),
+    Fault(
+        "the bot killed (kill -9) in the middle of a download",
+        "remove the half-written download at the next start, then deliver the result",
+        "leave .part files or temp folders behind for ever",
+        pf.killed_bot_leaves_no_temp_files,
+    ),
+    Fault(
+        "Discord refuses connections at start",
+        "log one line per attempt and retry, 1 s, 2 s, ... up to 60 s apart",
+        "print a traceback, or warn about voice support",
+        pf.discord_refuses_connections,
+    ),
+    Fault(
+        "Discord's name does not resolve at start",
+        "log one line per attempt and retry with backoff",
+        "print a traceback",
+        pf.discord_name_does_not_resolve,
+    ),
+    Fault(
+        "Discord accepts connections but never answers at start",
+        "time each attempt out, log one line for it, and retry with backoff",
+        "hang for ever, or log a traceback",
+        pf.discord_does_not_answer,
+    ),
+    Fault(
+        "Discord refuses DISCORD_TOKEN",
+        "print one line and exit with status 1",
+        "print a traceback",
+        pf.discord_refuses_the_token,
+    ),
+    Fault(
+        "DATABASE_PATH is under a file, or is a folder",
+        "print one line naming DATABASE_PATH and exit with status 2",
+        "print a traceback",
+        pf.unusable_database_path,
+    ),
+    Fault(
+        "a command run with LOG_LEVEL=DEBUG",
+        "log the Discord calls with their tokens masked",
+        "write an interaction token, the bot token or the API key to the log",
+        pf.tokens_in_debug_logs,
+    ),
+    Fault(
+        "a prompt of zero-width, Hangul filler or braille blank characters",
+        "refuse it like an empty prompt, ephemerally",
+        "call Miraflow or write a job",
+        inputs.blank_looking_prompt,
+    ),
+    Fault(
+        "a picture with more pixels than the bot accepts (a decompression bomb)",
+        "refuse it from its header, before decoding it",
+        "decode it, or upload it to Miraflow",
+        inputs.too_many_pixels,
+    ),
+    Fault(
+        "six /edit requests at once with the largest picture and a mask",
+        "handle their files one request at a time, off the event loop, and start all six",
+        "decode several at once (six grew memory by 4.5 GB; see bench/edit_memory.py)",
+        inputs.simultaneous_edits_decode_one_at_a_time,
+    ),
+]
+
+
+@pytest.mark.parametrize("row", FAULTS, ids=[row.fault for row in FAULTS])
+async def test_the_bot_survives(row: Fault, tmp_path: Path) -> None:
+    await row.check(tmp_path)
+
+
+def test_every_fault_check_is_in_the_table() -> None:
+    checks = {row.check for row in FAULTS}
+    for module in (inputs, mf, pf):
+        for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
+            if not name.startswith("_") and function.__module__ == module.__name__:
+                assert function in checks or name in _HELPERS, f"{module.__name__}.{name}"
+    assert len(FAULTS) == len(checks), "each row has a check of its own"
+
+
+# Coroutines of the fault modules that are helpers, not checks.
+_HELPERS = {"run_cli"}
