@@ -27,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="miraflow-bot",
         description="A Discord bot for Miraflow AI images and talking-avatar videos.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,sync,simulate}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,sync,simulate,check}")
     sub.add_parser("run", help="run the bot (the default); settings come from .env")
     sub.add_parser("sync", help="push the slash commands to Discord now, then exit")
+    sub.add_parser("check", help="check the token, the Miraflow key, the store and the sync")
     simulate = sub.add_parser(
         "simulate", help="serve the Miraflow simulator, to try the bot without an account"
     )
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"miraflow-bot: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     setup_logging(settings.log_level, settings.secrets)
+    if args.command == "check":
+        from bot.check import run_checks
+
+        return asyncio.run(run_checks(settings))
     try:
         asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
     except discord.LoginFailure:
