@@ -45,6 +45,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     from bot.client import MiraflowBot
     from bot.jobs.store import JobStore
     from bot.miraflow import MiraflowClient
+    from bot.monitoring import serve_monitoring
 
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
     store = JobStore(settings.database_path)
@@ -65,7 +66,8 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     with contextlib.suppress(NotImplementedError):
                         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-                await bot.start(settings.discord_token)
+                async with serve_monitoring(settings, bot, store):
+                    await bot.start(settings.discord_token)
     finally:
         store.close()
         log.info("stopped")

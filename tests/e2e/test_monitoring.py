@@ -1,0 +1,90 @@
+"""METRICS_PORT: /healthz follows the bot's Discord connection and its store; /metrics serves."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import aiohttp
+import discord
+
+from bot.jobs.store import JobStore
+from bot.monitoring import serve_monitoring
+from bot.settings import load_settings
+from tests.e2e.harness import BotProcess, bot_environment, running_bot
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def fetch(port: int, path: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}{path}") as response,
+    ):
+        return response.status, await response.text()
+
+
+async def healthz_once_up(port: int, timeout: float = 20.0) -> tuple[int, str]:
+    """The first /healthz answer of a server that is still starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status, body = await fetch(port, "/healthz")
+        except aiohttp.ClientConnectionError:
+            status, body = 0, ""
+        if status == 200 or time.monotonic() > deadline:
+            return status, body
+        await asyncio.sleep(0.05)
+
+
+async def test_healthz_follows_the_discord_connection(fd, sim, db_path):
+    port = free_port()
+    settings = load_settings(bot_environment(fd, sim, db_path, METRICS_PORT=str(port)))
+    async with (
+        running_bot(fd, sim, db_path) as bot,
+        serve_monitoring(settings, bot, bot.store) as server,
+    ):
+        assert server is not None and server.port == port
+        assert await fetch(port, "/healthz") == (200, "ok\n")
+        await bot.close()
+        assert await fetch(port, "/healthz") == (503, "not connected to Discord\n")
+
+
+async def test_healthz_says_when_the_store_cannot_be_written(fd, sim, db_path, tmp_path):
+    settings = load_settings(bot_environment(fd, sim, db_path, METRICS_PORT=str(free_port())))
+    broken = JobStore(tmp_path / "other.sqlite3")
+    broken.close()
+    async with running_bot(fd, sim, db_path) as bot, serve_monitoring(settings, bot, broken):
+        status, body = await fetch(settings.metrics_port, "/healthz")
+    assert (status, body) == (503, "the job store is not writable\n")
+
+
+async def test_no_metrics_port_no_server(fd, sim, db_path):
+    settings = load_settings(bot_environment(fd, sim, db_path))
+    client = discord.Client(intents=discord.Intents.none())
+    with JobStore(":memory:") as store:
+        async with serve_monitoring(settings, client, store) as server:
+            assert server is None
+
+
+async def test_the_bot_process_serves_both_pages(fd, sim, db_path, tmp_path):
+    port = free_port()
+    process = BotProcess(
+        bot_environment(fd, sim, db_path, METRICS_PORT=str(port)), tmp_path / "bot.log"
+    )
+    process.start()
+    try:
+        assert await healthz_once_up(port) == (200, "ok\n"), process.log_text()
+        status, body = await fetch(port, "/metrics")
+        assert status == 200
+        assert "miraflow_bot_delivery_lag_seconds_count 0.0" in body
+        assert await process.terminate() == 0
+    finally:
+        if process.is_running():
+            process.kill()
+    assert f"serving /healthz and /metrics on 127.0.0.1:{port}" in process.log_text()
