@@ -45,7 +45,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     from bot.client import MiraflowBot
     from bot.jobs.store import JobStore
     from bot.miraflow import MiraflowClient
-    from bot.monitoring import serve_monitoring
+    from bot.monitoring import discord_error_trace, serve_monitoring
 
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
     store = JobStore(settings.database_path)
@@ -55,7 +55,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
         ) as miraflow:
-            bot = MiraflowBot(settings, store, miraflow)
+            bot = MiraflowBot(settings, store, miraflow, http_trace=discord_error_trace())
             bot.force_sync = sync_only
             bot.sync_only = sync_only
             async with bot:

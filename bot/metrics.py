@@ -40,7 +40,6 @@ _ENDPOINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"/api/image/{_ID}", "/api/image/{id}"),
     )
 )
-_STATUS_WORDS = frozenset({"timeout", "connection", "error"})
 
 JobCounts = Callable[[], Mapping[str, int]]
 
@@ -57,10 +56,12 @@ def endpoint_label(path_or_url: str) -> str:
 
 def status_label(status: int | str) -> str:
     """An HTTP status as its number, or "timeout" / "connection" / "error" when none came."""
-    if isinstance(status, int) and 100 <= status <= 599:
-        return str(status)
-    word = str(status).lower()
-    return word if word in _STATUS_WORDS else "error"
+    text = str(status).strip().lower()
+    if text.isdigit() and 100 <= int(text) <= 599:
+        return text
+    if text.startswith("connection"):
+        return "connection"
+    return "timeout" if text == "timeout" else "error"
 
 
 class _JobsByState(Collector):

@@ -20,6 +20,7 @@ import discord
 from bot.jobs.models import Job, JobState
 from bot.jobs.status import StatusBoard, mention_only
 from bot.jobs.store import JobStore
+from bot.metrics import metrics
 from bot.miraflow import FileTooLargeError, JobStatus, MiraflowClient
 from bot.ui.buttons import result_view
 from bot.ui.progress import KIND_LABELS
@@ -71,6 +72,8 @@ class Delivery:
             await asyncio.to_thread(shutil.rmtree, folder, True)
         final = self._store.get(job.id)
         if final is not None:
+            if final.delivered_at is not None and final.completed_at is not None:
+                metrics.delivery_lag(final.delivered_at - final.completed_at)
             await self._status.refresh(final, force=True)
 
     def _record(self, job_id: int, message: discord.Message | None) -> None:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
+from bot.metrics import metrics
 from bot.miraflow.constants import API_KEY_HEADER, ERROR_BODY_READ_LIMIT, MAX_REDIRECTS, USER_AGENT
 from bot.miraflow.errors import (
     FileTooLargeError,
@@ -246,6 +247,7 @@ class MiraflowTransport:
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
+            metrics.miraflow_call(url.path, outcome)
 
     async def _send(
         self,

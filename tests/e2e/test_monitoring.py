@@ -8,11 +8,14 @@ import time
 
 import aiohttp
 import discord
+import pytest
 
+from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
-from bot.monitoring import serve_monitoring
+from bot.metrics import metrics
+from bot.monitoring import discord_error_trace, serve_monitoring
 from bot.settings import load_settings
-from tests.e2e.harness import BotProcess, bot_environment, running_bot
+from tests.e2e.harness import BotProcess, bot_environment, running_bot, wait_until
 
 
 def free_port() -> int:
@@ -83,8 +86,43 @@ async def test_the_bot_process_serves_both_pages(fd, sim, db_path, tmp_path):
         status, body = await fetch(port, "/metrics")
         assert status == 200
         assert "miraflow_bot_delivery_lag_seconds_count 0.0" in body
+        assert 'miraflow_bot_jobs{state="queued"} 0.0' in body
         assert await process.terminate() == 0
     finally:
         if process.is_running():
             process.kill()
     assert f"serving /healthz and /metrics on 127.0.0.1:{port}" in process.log_text()
+
+
+async def test_discord_errors_are_counted_by_status(fd):
+    from bot.metrics import Metrics
+
+    recorded = Metrics()
+    fd.point_discord_py()
+    client = discord.Client(
+        intents=discord.Intents.none(), http_trace=discord_error_trace(recorded.discord_error)
+    )
+    try:
+        await client.login(fd.token)
+        with pytest.raises(discord.NotFound):
+            await client.fetch_channel(424242)
+    finally:
+        await client.close()
+    value = recorded.registry.get_sample_value(
+        "miraflow_bot_discord_errors_total", {"status": "404"}
+    )
+    assert value == 1
+
+
+async def test_a_delivered_result_records_its_lag(fd, sim, bot):
+    before = metrics.registry.get_sample_value("miraflow_bot_delivery_lag_seconds_count") or 0
+    inter = await fd.invoke("imagine", {"prompt": "a lag to measure"}, user=fd.users.alice)
+    await fd.wait_for_ack(inter, timeout=3)
+    await fd.wait_for_message(lambda m: bool(m.files), timeout=15)
+    await wait_until(lambda: bot.store.get(1).state is JobState.DELIVERED)
+    await wait_until(
+        lambda: metrics.registry.get_sample_value("miraflow_bot_delivery_lag_seconds_count")
+        == before + 1
+    )
+    job = bot.store.get(1)
+    assert 0 <= job.delivered_at - job.completed_at < 15
