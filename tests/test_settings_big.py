@@ -79,3 +79,15 @@ def test_a_malformed_secret_is_not_echoed():
         load_settings({**REQUIRED, "SETTINGS_SECRET": secret})
     assert secret not in str(raised.value)
     assert "18" in str(raised.value)
+
+
+def test_the_command_line_says_it_in_one_line_and_exits_2(tmp_path):
+    from tests.test_cli import run_bot
+
+    env = {**REQUIRED, "SHARD_COUNT": "2", "SHARD_IDS": "0,1,2"}
+    result = run_bot(["check"], env, tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "miraflow-bot: SHARD_IDS must be below SHARD_COUNT (2): shards are numbered 0 to 1, got 2"
+    ]
