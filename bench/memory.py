@@ -53,6 +53,7 @@ from _common import (
     verdict,
 )
 
+from bot.jobs.job_requests import PictureRequest, TextVideoRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.store import JobStore
 from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
@@ -108,7 +109,9 @@ async def write_complete_job(fd: Any, sim: Any, db_path: Path) -> str:
             user_id=fd.users.alice.id,
             channel_id=fd.channel_id,
             guild_id=fd.guild_id,
-            params={"avatar_id": AVATAR.id, "name": "bench video", "text": SCRIPT},
+            request=TextVideoRequest(
+                avatar_id=AVATAR.id, voice_id=VOICE.id, name="bench video", text=SCRIPT
+            ),
             upload_limit=fd.state.guild.upload_limit,
         )
         store.mark_submitted(job.id, video_id, next_poll_at=time.time())
@@ -199,27 +202,20 @@ async def measure_idle_and_video(video_mb: int, folder: Path) -> dict[str, Any]:
 # --- (b) many pending jobs -------------------------------------------------------------
 
 
-def image_params(n: int) -> dict[str, Any]:
+def image_request(n: int) -> PictureRequest:
     prompt = f"pending picture {n}: a lighthouse at dusk, volumetric light, film grain"
-    return {
-        "prompt": prompt,
-        "name": prompt[:60],
-        "aspect_ratio": "16:9",
-        "negative_prompt": None,
-        "seed": n,
-    }
+    return PictureRequest(prompt=prompt, name=prompt[:60], aspect_ratio="16:9", seed=n)
 
 
-def video_params(n: int) -> dict[str, Any]:
-    return {
-        "avatar_id": AVATAR.id,
-        "avatar_name": AVATAR.name,
-        "name": f"pending video {n}",
-        "voice_id": VOICE.id,
-        "voice_name": VOICE.name,
-        "text": f"{SCRIPT} This is pending video number {n}.",
-        "full_body": False,
-    }
+def video_request(n: int) -> TextVideoRequest:
+    return TextVideoRequest(
+        avatar_id=AVATAR.id,
+        avatar_name=AVATAR.name,
+        name=f"pending video {n}",
+        voice_id=VOICE.id,
+        voice_name=VOICE.name,
+        text=f"{SCRIPT} This is pending video number {n}.",
+    )
 
 
 def fill_store(db_path: Path, sim: Any, fd: Any, jobs: int) -> dict[str, int]:
@@ -233,11 +229,11 @@ def fill_store(db_path: Path, sim: Any, fd: Any, jobs: int) -> dict[str, int]:
         for n in range(jobs):
             is_video = n % 3 == 0
             sim_kind, kind = ("video", JobKind.VIDEO) if is_video else ("image", JobKind.IMAGE)
-            params = video_params(n) if is_video else image_params(n)
+            request = video_request(n) if is_video else image_request(n)
             sim_params = (
-                {"avatarId": AVATAR.id, "name": params["name"], "voiceId": VOICE.id, "text": "hi"}
+                {"avatarId": AVATAR.id, "name": request.name, "voiceId": VOICE.id, "text": "hi"}
                 if is_video
-                else {"prompt": params["prompt"], "name": params["name"]}
+                else {"prompt": image_request(n).prompt, "name": request.name}
             )
             sim_job = sim.create_job(sim_kind, sim_params)
             created = now - rng.uniform(0, 600)
@@ -246,7 +242,7 @@ def fill_store(db_path: Path, sim: Any, fd: Any, jobs: int) -> dict[str, int]:
                 user_id=rng.choice(users),
                 channel_id=fd.channel_id,
                 guild_id=fd.guild_id,
-                params=params,
+                request=request,
                 upload_limit=10 * MIB,
                 now=created,
             )

@@ -44,12 +44,15 @@ import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.discord_side.frontend import DiscordFrontend
+from bot.discord_side.status import StatusBoard
 from bot.jobs.delivery import Delivery
+from bot.jobs.frontend import FreshLink, Notice, Posted, ResultFile
+from bot.jobs.job_requests import JobRequest, PictureRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
-from bot.jobs.service import JobService, Quotas
-from bot.jobs.status import StatusBoard
+from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
@@ -94,12 +97,22 @@ class PostingDelivery:
         self.handed_at[job.id] = time.time()
 
 
-class SilentStatusBoard:
-    async def refresh(self, job: Job, *, force: bool = False) -> None:
+class SilentFrontend:
+    """Shows nothing: without `--post`, deliveries are recorded, never posted."""
+
+    def words(self, notice: Notice) -> str:
+        return notice.outcome.value
+
+    async def show_status(self, job: Job, *, force: bool = False) -> None:
         return None
 
-    async def tell_requester(self, job: Job, text: str) -> bool:
-        return True
+    async def notify(self, job: Job, notice: Notice) -> None:
+        return None
+
+    async def post_result(
+        self, job: Job, result: ResultFile, fresh_link: FreshLink
+    ) -> Posted | None:
+        return None
 
 
 @dataclass
@@ -115,10 +128,12 @@ def arrivals(count: int, window: float, image_share: float, rng: random.Random) 
     ]
 
 
-def params_for(kind: JobKind, n: int, avatar_id: str, voice_id: str) -> dict[str, Any]:
+def request_for(kind: JobKind, n: int, avatar_id: str, voice_id: str) -> JobRequest:
     if kind is JobKind.VIDEO:
-        return {"avatar_id": avatar_id, "voice_id": voice_id, "text": f"line {n}", "name": f"v{n}"}
-    return {"prompt": f"picture {n}", "name": f"p{n}", "seed": n}
+        return TextVideoRequest(
+            avatar_id=avatar_id, voice_id=voice_id, text=f"line {n}", name=f"v{n}"
+        )
+    return PictureRequest(prompt=f"picture {n}", name=f"p{n}", seed=n)
 
 
 async def posting_delivery(
@@ -130,9 +145,9 @@ async def posting_delivery(
     discord_client = discord.Client(intents=discord.Intents.none())
     stack.push_async_callback(discord_client.close)
     await discord_client.login(fd.token)
-    board = StatusBoard(discord_client, store)
+    frontend = DiscordFrontend(discord_client, StatusBoard(discord_client, store))
     return (
-        PostingDelivery(Delivery(discord_client, store, client, board)),
+        PostingDelivery(Delivery(store, client, frontend)),
         fd.channel_id,
         fd.guild_id,
     )
@@ -169,12 +184,13 @@ async def run_phase(
                 store,
                 client,
                 delivery,  # type: ignore[arg-type]
-                SilentStatusBoard(),  # type: ignore[arg-type]
+                SilentFrontend(),
                 PollerConfig(calls_per_second=ceiling, max_in_flight=16, schedule=schedule),
             )
             service = JobService(
                 store,
                 client,
+                SilentFrontend(),
                 quotas=Quotas(10**9, 10**9),
                 wake_poller=poller.wake,
                 schedule=schedule,
@@ -189,12 +205,8 @@ async def run_phase(
                 submissions.append(
                     asyncio.create_task(
                         service.submit(
-                            arrival.kind,
-                            params_for(arrival.kind, n, avatar, voice),
-                            user_id=n,
-                            channel_id=channel_id,
-                            guild_id=guild_id,
-                            upload_limit=10 * 1024 * 1024,
+                            Origin(n, channel_id, guild_id, 10 * 1024 * 1024),
+                            request_for(arrival.kind, n, avatar, voice),
                         )
                     )
                 )

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.store import JobStore
 
@@ -36,13 +37,13 @@ DUE_LIMIT = 50
 POLLABLE_SHARE = 0.10
 NOW = 1_700_000_000.0
 TERMINAL = (JobState.DELIVERED, JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED)
-PARAMS = {
-    "prompt": "a lighthouse at dusk, volumetric light, 35 mm, film grain " * 3,
-    "aspect_ratio": "16:9",
-    "negative_prompt": "blurry",
-    "seed": 1234,
-    "name": "imagine-1234",
-}
+REQUEST = PictureRequest(
+    prompt="a lighthouse at dusk, volumetric light, 35 mm, film grain " * 3,
+    aspect_ratio="16:9",
+    negative_prompt="blurry",
+    seed=1234,
+    name="imagine-1234",
+)
 
 
 def build(store: JobStore, rows: int, rng: random.Random) -> list[int]:
@@ -56,7 +57,7 @@ def build(store: JobStore, rows: int, rng: random.Random) -> list[int]:
             user_id=10**17 + rng.randrange(users),
             channel_id=10**17 + rng.randrange(50),
             guild_id=10**17,
-            params=PARAMS,
+            request=REQUEST,
             upload_limit=10 * 1024 * 1024,
             now=created,
         )

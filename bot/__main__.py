@@ -22,7 +22,9 @@ EXIT_BAD_SETTINGS = 2
 EXIT_LOGIN_FAILED = 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, simulator_options: bool = True) -> argparse.ArgumentParser:
+    """The CLI. The simulator's options (and so its code) are loaded only when asked for,
+    so a normal start of the bot never imports the simulator."""
     parser = argparse.ArgumentParser(
         prog="miraflow-bot",
         description="A Discord bot for Miraflow AI images and talking-avatar videos.",
@@ -34,15 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser(
         "simulate", help="serve the Miraflow simulator, to try the bot without an account"
     )
-    from bot.miraflow.simulator.serve import add_arguments
+    if simulator_options:
+        from bot.miraflow.simulator.serve import add_arguments
 
-    add_arguments(simulate)
+        add_arguments(simulate)
     return parser
 
 
 async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Create the shared resources, run the bot until it is stopped, close them."""
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
     from bot.jobs.store import JobStore
     from bot.miraflow import MiraflowClient
     from bot.monitoring import discord_error_trace, serve_monitoring
@@ -74,7 +77,8 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(simulator_options=argv[:1] == ["simulate"]).parse_args(argv)
     if args.command == "simulate":
         from bot.miraflow.simulator.serve import config_from_args, serve
 

@@ -13,7 +13,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from bot.miraflow.models import Avatar, Video, Voice
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +40,17 @@ class CatalogueItem(Protocol):
     def extra(self) -> Mapping[str, Any]: ...
 
 
+ItemT = TypeVar("ItemT", bound=CatalogueItem)
+
+
 class CatalogueSource(Protocol):
     """Where the catalogues come from: the Miraflow client."""
 
-    async def list_avatars(self) -> Sequence[CatalogueItem]: ...
+    async def list_avatars(self) -> Sequence[Avatar]: ...
 
-    async def list_voices(self) -> Sequence[CatalogueItem]: ...
+    async def list_voices(self) -> Sequence[Voice]: ...
 
-    async def list_videos(self) -> Sequence[CatalogueItem]: ...
+    async def list_videos(self) -> Sequence[Video]: ...
 
 
 class CatalogueClosedError(RuntimeError):
@@ -65,44 +70,40 @@ class Catalogue:
         self._answer_within = answer_within
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self._avatars = _Shelf("avatar", source.list_avatars, ttl, clock, self._spawn)
-        self._voices = _Shelf("voice", source.list_voices, ttl, clock, self._spawn)
+        self._avatars: _Shelf[Avatar] = _Shelf(
+            "avatar", source.list_avatars, ttl, clock, self._spawn
+        )
+        self._voices: _Shelf[Voice] = _Shelf("voice", source.list_voices, ttl, clock, self._spawn)
         # The account's finished videos change often: kept briefly, newest first.
-        self._videos = _Shelf(
+        self._videos: _Shelf[Video] = _Shelf(
             "video", source.list_videos, min(ttl, VIDEO_TTL), clock, self._spawn, _newest_first
         )
 
-    async def avatars(self) -> list[CatalogueItem]:
+    async def avatars(self) -> list[Avatar]:
         return list(await self._avatars.get())
 
-    async def voices(self) -> list[CatalogueItem]:
+    async def voices(self) -> list[Voice]:
         return list(await self._voices.get())
 
-    async def suggest_avatars(
-        self, current: str, limit: int = MAX_SUGGESTIONS
-    ) -> list[CatalogueItem]:
+    async def suggest_avatars(self, current: str, limit: int = MAX_SUGGESTIONS) -> list[Avatar]:
         return await self._suggest(self._avatars, current, limit)
 
-    async def suggest_voices(
-        self, current: str, limit: int = MAX_SUGGESTIONS
-    ) -> list[CatalogueItem]:
+    async def suggest_voices(self, current: str, limit: int = MAX_SUGGESTIONS) -> list[Voice]:
         return await self._suggest(self._voices, current, limit)
 
-    async def videos(self, *, fresh: bool = False) -> list[CatalogueItem]:
+    async def videos(self, *, fresh: bool = False) -> list[Video]:
         """The account's finished videos; `fresh` asks Miraflow now (errors are raised)."""
         if fresh:
             return list(await self._videos.start_refresh())
         return list(await self._videos.get())
 
-    async def suggest_videos(
-        self, current: str, limit: int = MAX_SUGGESTIONS
-    ) -> list[CatalogueItem]:
+    async def suggest_videos(self, current: str, limit: int = MAX_SUGGESTIONS) -> list[Video]:
         return await self._suggest(self._videos, current, limit)
 
-    async def find_avatar(self, value: str) -> CatalogueItem | None:
+    async def find_avatar(self, value: str) -> Avatar | None:
         return find(await self._avatars.get(), value)
 
-    async def find_voice(self, value: str) -> CatalogueItem | None:
+    async def find_voice(self, value: str) -> Voice | None:
         return find(await self._voices.get(), value)
 
     def warm(self) -> None:
@@ -119,7 +120,7 @@ class Catalogue:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _suggest(self, shelf: _Shelf, current: str, limit: int) -> list[CatalogueItem]:
+    async def _suggest(self, shelf: _Shelf[ItemT], current: str, limit: int) -> list[ItemT]:
         if self._closed:
             return suggest(shelf.items or (), current, limit)
         if shelf.items is None:
@@ -141,7 +142,7 @@ class Catalogue:
         return task
 
 
-def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[CatalogueItem]:
+def suggest(items: Sequence[ItemT], current: str, limit: int) -> list[ItemT]:
     """Autocomplete ranking: name prefix matches, then name substrings, then id matches
     (for text long enough to be part of an id).
 
@@ -151,9 +152,9 @@ def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[Ca
     needle = current.strip().casefold()
     if not needle:
         return list(items[:limit])
-    prefix: list[CatalogueItem] = []
-    inside: list[CatalogueItem] = []
-    by_id: list[CatalogueItem] = []
+    prefix: list[ItemT] = []
+    inside: list[ItemT] = []
+    by_id: list[ItemT] = []
     for item in items:
         name = (item.name or "").casefold()
         if name.startswith(needle):
@@ -167,7 +168,7 @@ def suggest(items: Sequence[CatalogueItem], current: str, limit: int) -> list[Ca
     return (prefix + inside + by_id)[:limit]
 
 
-def find(items: Sequence[CatalogueItem], value: str) -> CatalogueItem | None:
+def find(items: Sequence[ItemT], value: str) -> ItemT | None:
     """The item whose id is ``value``, else the first whose name is ``value`` (any case)."""
     wanted = value.strip()
     if not wanted:
@@ -198,13 +199,13 @@ class _Spawn(Protocol):
     ) -> asyncio.Task[_T]: ...
 
 
-class _Shelf:
-    """One cached catalogue (avatars or voices) and its single in-flight refresh."""
+class _Shelf(Generic[ItemT]):
+    """One cached catalogue (avatars, voices or videos) and its single in-flight refresh."""
 
     def __init__(
         self,
         kind: str,
-        fetch: Callable[[], Awaitable[Sequence[CatalogueItem]]],
+        fetch: Callable[[], Awaitable[Sequence[ItemT]]],
         ttl: float,
         clock: Callable[[], float],
         spawn: _Spawn,
@@ -216,15 +217,15 @@ class _Shelf:
         self._ttl = ttl
         self._clock = clock
         self._spawn = spawn
-        self.items: list[CatalogueItem] | None = None  # in `order`; None: never fetched
+        self.items: list[ItemT] | None = None  # in `order`; None: never fetched
         self._fetched_at = 0.0
-        self._refresh: asyncio.Task[list[CatalogueItem]] | None = None
+        self._refresh: asyncio.Task[list[ItemT]] | None = None
         self._failing = False  # a failure was logged and no fetch has succeeded since
 
     def is_fresh(self) -> bool:
         return self.items is not None and self._clock() - self._fetched_at < self._ttl
 
-    async def get(self) -> list[CatalogueItem]:
+    async def get(self) -> list[ItemT]:
         """A fresh copy; a stale one if the refresh fails; the error if nothing is cached."""
         if self.items is not None and self.is_fresh():
             return self.items
@@ -236,14 +237,14 @@ class _Shelf:
                 raise
             return self.items
 
-    def start_refresh(self) -> asyncio.Task[list[CatalogueItem]]:
+    def start_refresh(self) -> asyncio.Task[list[ItemT]]:
         """The in-flight refresh, started if there is none."""
         if self._refresh is None or self._refresh.done():
             self._refresh = self._spawn(self._fetch_and_store, f"catalogue-{self._kind}s")
             self._refresh.add_done_callback(self._log_failure)
         return self._refresh
 
-    async def _fetch_and_store(self) -> list[CatalogueItem]:
+    async def _fetch_and_store(self) -> list[ItemT]:
         items = list(await self._fetch())
         if self._order is not None:
             items.sort(key=self._order)
@@ -254,7 +255,7 @@ class _Shelf:
             self._failing = False
         return items
 
-    def _log_failure(self, task: asyncio.Task[list[CatalogueItem]]) -> None:
+    def _log_failure(self, task: asyncio.Task[list[ItemT]]) -> None:
         # Also retrieves the exception, so a failed fetch nobody awaited is not reported as
         # "exception was never retrieved".
         if task.cancelled() or task.exception() is None or self._failing:

@@ -90,7 +90,7 @@ async def check_commands_synced(settings: Settings, store: JobStore | None) -> C
     name = "commands synced"
     if store is None:
         return CheckResult(name, False, "cannot tell without a working store")
-    from bot.client import SYNC_HASH_KEY, MiraflowBot, cog_modules
+    from bot.discord_bot import SYNC_HASH_KEY, MiraflowBot, cog_modules
     from bot.miraflow import MiraflowClient
 
     # The bot is built only to load its commands: it neither logs in nor connects.

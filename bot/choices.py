@@ -19,27 +19,28 @@ from discord.app_commands import Choice
 
 from bot.catalogue import MAX_SUGGESTIONS, CatalogueItem
 from bot.errors import UserFacingError
+from bot.miraflow.models import Avatar, Voice
 from bot.ui.progress import short
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 log = logging.getLogger(__name__)
 
 CHOICE_LIMIT = 100  # Discord's limit on a choice's name and value
 # A safety net over the catalogue's own 0.8 s bound, still well inside Discord's 3 s.
 AUTOCOMPLETE_DEADLINE = 2.0
-Suggest = Callable[[str], Awaitable[list[CatalogueItem]]]
+Suggest = Callable[[str], Awaitable[Sequence[CatalogueItem]]]
 
 
 def as_choices(items: Sequence[CatalogueItem]) -> list[Choice[str]]:
     """Choices shown by name whose value is the id; a repeated name shows part of its id."""
     usable = [item for item in items if 0 < len(item.id) <= CHOICE_LIMIT][:MAX_SUGGESTIONS]
-    repeated = Counter(item.name.casefold() for item in usable)
+    repeated = Counter((item.name or "").casefold() for item in usable)
     choices = []
     for item in usable:
-        label = item.name.strip() or item.id
-        if repeated[item.name.casefold()] > 1:
+        label = (item.name or "").strip() or item.id
+        if repeated[(item.name or "").casefold()] > 1:
             tail = f" · {item.id[-8:]}"
             label = short(label, CHOICE_LIMIT - len(tail)) + tail
         choices.append(Choice(name=short(label, CHOICE_LIMIT), value=item.id))
@@ -71,7 +72,7 @@ def shown(value: str) -> str:
     return discord.utils.escape_markdown(short(value, 80))
 
 
-async def require_avatar(bot: MiraflowBot, value: str) -> CatalogueItem:
+async def require_avatar(bot: MiraflowBot, value: str) -> Avatar:
     """The avatar a user named (by id or name); a kind refusal when there is none."""
     avatar = await bot.catalogue.find_avatar(value)
     if avatar is None:
@@ -82,7 +83,7 @@ async def require_avatar(bot: MiraflowBot, value: str) -> CatalogueItem:
     return avatar
 
 
-async def require_voice(bot: MiraflowBot, value: str) -> CatalogueItem:
+async def require_voice(bot: MiraflowBot, value: str) -> Voice:
     """The voice a user named (by id or name); a kind refusal when there is none."""
     voice = await bot.catalogue.find_voice(value)
     if voice is None:

@@ -1,4 +1,5 @@
-"""The one place that turns an exception into a short sentence for a Discord user."""
+"""The one place that turns an exception into a short sentence for a Discord user (the
+sentences themselves are in `bot/discord_side/words.py`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
+from bot.discord_side.words import GENERIC_FAILURE, job_error_text, miraflow_error_text
+from bot.jobs.errors import JobError
 from bot.miraflow.errors import AuthenticationError, MiraflowError, ServerError
 
-GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
+__all__ = ["GENERIC_FAILURE", "ErrorReport", "UserFacingError", "describe_error", "report_error"]
 
 
 class UserFacingError(Exception):
@@ -43,12 +46,14 @@ def describe_error(error: BaseException) -> ErrorReport:
     match original:
         case UserFacingError():
             return ErrorReport(original.message, logging.DEBUG)
+        case JobError():
+            return ErrorReport(job_error_text(original), logging.DEBUG)
         case AuthenticationError():
-            return ErrorReport(original.user_message, logging.ERROR)
+            return ErrorReport(miraflow_error_text(original), logging.ERROR)
         case ServerError():
-            return ErrorReport(original.user_message, logging.WARNING)
+            return ErrorReport(miraflow_error_text(original), logging.WARNING)
         case MiraflowError():
-            return ErrorReport(original.user_message, logging.INFO)
+            return ErrorReport(miraflow_error_text(original), logging.INFO)
         case app_commands.CommandOnCooldown():
             return ErrorReport(
                 f"Slow down a little: try again in {original.retry_after:.0f} s.", logging.DEBUG

@@ -11,7 +11,7 @@ import aiohttp
 import discord
 
 from bot.health import HealthProbes, MonitoringServer
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.metrics import metrics
 from bot.settings import Settings
 
@@ -26,7 +26,7 @@ def discord_connected(client: discord.Client) -> bool:
     return ws is not None and ws.open
 
 
-def store_writable(store: JobStore) -> bool:
+def store_writable(store: Store) -> bool:
     store.set_meta(HEALTH_KEY, str(time.time()))
     return True
 
@@ -63,7 +63,7 @@ def discord_error_trace(
 
 @contextlib.asynccontextmanager
 async def serve_monitoring(
-    settings: Settings, client: discord.Client, store: JobStore
+    settings: Settings, client: discord.Client, store: Store
 ) -> AsyncIterator[MonitoringServer | None]:
     """The monitoring server for the block, or None when METRICS_PORT is unset."""
     if settings.metrics_port is None:

@@ -158,9 +158,6 @@ class Settings:
         values = (getattr(self, f.name) for f in fields(self) if f.metadata["secret"])
         return [value for value in values if value]  # optional secrets may be unset
 
-    def timeout_for(self, makes_video: bool) -> float:
-        return self.video_timeout if makes_video else self.image_timeout
-
 
 DEFAULTS: dict[str, str] = {
     "MIRAFLOW_BASE_URL": "https://miraflow.ai",

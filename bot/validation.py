@@ -5,13 +5,13 @@ from __future__ import annotations
 from discord.app_commands import Choice
 
 from bot.errors import UserFacingError
+from bot.jobs.job_requests import MAX_SEED
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4")
 ASPECT_CHOICES = [Choice(name=ratio, value=ratio) for ratio in ASPECT_RATIOS]
 MAX_PROMPT_LENGTH = 1000
 MAX_SCRIPT_LENGTH = 3000
 MAX_NAME_LENGTH = 100
-MAX_SEED = 2**31 - 1
 
 
 def clean_text(value: str | None, *, label: str, max_length: int, required: bool = True) -> str:

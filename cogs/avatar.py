@@ -15,7 +15,6 @@ from discord import app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.catalogue import CatalogueItem
 from bot.choices import (
     CHOICE_LIMIT,
     avatar_autocomplete,
@@ -25,12 +24,13 @@ from bot.choices import (
     voice_autocomplete,
 )
 from bot.errors import UserFacingError
+from bot.miraflow.models import Avatar, Voice
 from bot.ui.pages import MAX_EMBEDS_PER_MESSAGE, PagedView, chunks, page_footer
 from bot.ui.progress import short
 from bot.ui.results import EMBED_COLOUR
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 ITEMS_PER_PAGE = MAX_EMBEDS_PER_MESSAGE
 # Kept short so ten embeds stay well under Discord's 6000 characters per message.
@@ -79,7 +79,7 @@ def detail_fields(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
     return fields
 
 
-def item_embed(item: CatalogueItem) -> discord.Embed:
+def item_embed(item: Avatar | Voice) -> discord.Embed:
     embed = discord.Embed(title=short(item.name, MAX_TITLE) or item.id, colour=EMBED_COLOUR)
     embed.add_field(name="ID", value=f"`{item.id}`", inline=False)
     for label, value in detail_fields(item.extra):
@@ -90,12 +90,12 @@ def item_embed(item: CatalogueItem) -> discord.Embed:
     return embed
 
 
-def matching(items: Sequence[CatalogueItem], search: str | None) -> list[CatalogueItem]:
+def matching(items: Sequence[Avatar | Voice], search: str | None) -> list[Avatar | Voice]:
     needle = (search or "").strip().casefold()
     return [item for item in items if needle in item.name.casefold()]
 
 
-def catalogue_pages(items: Sequence[CatalogueItem], what: str) -> list[list[discord.Embed]]:
+def catalogue_pages(items: Sequence[Avatar | Voice], what: str) -> list[list[discord.Embed]]:
     """Pages of up to ten embeds, one per item; each page's last embed says where it is."""
     pages = [[item_embed(item) for item in chunk] for chunk in chunks(items, ITEMS_PER_PAGE)]
     count = f"{len(items)} {what}" if len(items) != 1 else f"1 {what.removesuffix('s')}"
@@ -186,7 +186,7 @@ class Avatars(
     async def _browse(
         self,
         interaction: discord.Interaction,
-        items: list[CatalogueItem],
+        items: list[Avatar | Voice],
         what: str,
         search: str | None,
     ) -> None:

@@ -15,8 +15,8 @@ from discord.ext import commands
 from PIL import Image
 
 from bot.errors import UserFacingError
-from bot.jobs.models import JobKind
-from bot.launch import picture_params, start_job
+from bot.jobs.job_requests import EditRequest, InpaintRequest, JobRequest
+from bot.launch import bot_of, confirm_started, origin_of, picture_request
 from bot.media import (
     ImageInfo,
     MediaProblem,
@@ -28,7 +28,7 @@ from bot.media import (
 from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 MASK_LABEL = "mask"
 MASK_WITH_REFERENCES = (
@@ -94,7 +94,9 @@ def prepare_files(
 
 def _has_white(mask_png: bytes) -> bool:
     with Image.open(io.BytesIO(mask_png)) as image:
-        return image.getextrema()[1] > 0
+        highest = image.getextrema()[1]  # a single band: the mask is black and white
+    assert isinstance(highest, int | float)
+    return highest > 0
 
 
 async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
@@ -136,7 +138,7 @@ class Edit(commands.Cog):
         seed: Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
         """Change a picture from a prompt; add a mask to repaint only part of it."""
-        params = picture_params(
+        picture = picture_request(
             prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
         )
         images = [
@@ -151,29 +153,32 @@ class Edit(commands.Cog):
         check_declared_sizes(everything, max_bytes)
 
         await interaction.response.defer(ephemeral=True, thinking=True)
-        # Before any download or upload, so a user over their quota costs nothing.
-        self.bot.jobs.check_quota(interaction.user.id)
-        image_bytes = [(label, await read_attachment(file, label)) for label, file in images]
-        mask_bytes = await read_attachment(mask, MASK_LABEL) if mask is not None else None
-        try:
-            files = await asyncio.to_thread(
-                prepare_files, image_bytes, mask_bytes, max_bytes=max_bytes
-            )
-        except MediaProblem as problem:
-            raise UserFacingError(str(problem)) from problem
 
-        if files.mask is not None:
-            params["original_media_id"] = await self._upload(files.images[0])
-            params["mask_media_id"] = await self._upload(files.mask)
-            await start_job(interaction, JobKind.INPAINT, params)
-        else:
-            params["media_ids"] = [await self._upload(upload) for upload in files.images]
-            await start_job(interaction, JobKind.EDIT, params)
+        async def read_files() -> list[Upload]:
+            image_bytes = [(label, await read_attachment(file, label)) for label, file in images]
+            mask_bytes = await read_attachment(mask, MASK_LABEL) if mask is not None else None
+            try:
+                files = await asyncio.to_thread(
+                    prepare_files, image_bytes, mask_bytes, max_bytes=max_bytes
+                )
+            except MediaProblem as problem:
+                raise UserFacingError(str(problem)) from problem
+            if files.mask is not None:
+                return [files.images[0], files.mask]
+            return files.images
 
-    async def _upload(self, upload: Upload) -> str:
-        return await self.bot.miraflow.upload_media(
-            upload.data, upload.file_name, upload.content_type
+        def with_media(media_ids: list[str]) -> JobRequest:
+            if mask is not None:
+                original, mask_id = media_ids
+                return InpaintRequest.of(picture, original, mask_id)
+            return EditRequest.of(picture, media_ids)
+
+        # The service checks the quotas before any download or upload, so a user over
+        # them costs nothing.
+        job = await bot_of(interaction).jobs.start_with_files(
+            origin_of(interaction), read_files, with_media
         )
+        await confirm_started(interaction, job)
 
 
 async def setup(bot: MiraflowBot) -> None:

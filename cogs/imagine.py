@@ -9,12 +9,11 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.jobs.models import JobKind
-from bot.launch import picture_params, start_job
+from bot.launch import picture_request, start_job
 from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 
 class Imagine(commands.Cog):
@@ -39,11 +38,11 @@ class Imagine(commands.Cog):
         seed: Range[int, 0, MAX_SEED] | None = None,
     ) -> None:
         """Make a picture from a text prompt."""
-        params = picture_params(
+        request = picture_request(
             prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await start_job(interaction, JobKind.IMAGE, params)
+        await start_job(interaction, request)
 
 
 async def setup(bot: MiraflowBot) -> None:

@@ -9,9 +9,10 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.catalogue import MAX_SUGGESTIONS as MAX_CHOICES
+from bot.choices import CHOICE_LIMIT as CHOICE_NAME_LENGTH
 from bot.errors import UserFacingError
-from bot.jobs.models import Job, JobState
-from bot.jobs.service import CANCELLABLE
+from bot.jobs.models import CANCELLABLE_STATES, Job, JobState
 from bot.ui.progress import (
     KIND_LABELS,
     STATE_LABELS,
@@ -23,11 +24,9 @@ from bot.ui.progress import (
 from bot.ui.results import EMBED_COLOUR
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 RECENT_JOBS = 10
-MAX_CHOICES = 25  # Discord's limit on autocomplete results
-CHOICE_NAME_LENGTH = 100
 ERROR_LENGTH = 180
 SUBJECT_LENGTH = 60
 SHOWS_REASON = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.UNKNOWN})
@@ -135,7 +134,7 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your Miraflo
         await interaction.response.defer(ephemeral=True, thinking=True)
         before = self.bot.store.get(job)
         cancelled = self.bot.jobs.cancel(job, interaction.user.id)
-        await self.bot.status_board.refresh(cancelled, force=True)
+        await self.bot.frontend.show_status(cancelled, force=True)
         text = (
             f"Stopped job #{cancelled.id} ({KIND_LABELS[cancelled.kind]}): nothing will be "
             "posted for it. Miraflow can't stop work it has started, so its credit is spent."
@@ -155,7 +154,7 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your Miraflo
         return [
             Choice(name=choice_name(job), value=job.id)
             for job in pending
-            if job.state in CANCELLABLE and matches(job, current)
+            if job.state in CANCELLABLE_STATES and matches(job, current)
         ][:MAX_CHOICES]
 
 

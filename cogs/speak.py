@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.catalogue import CatalogueItem
+from bot.catalogue import ItemT
 from bot.choices import (
     CHOICE_LIMIT,
     avatar_autocomplete,
@@ -22,14 +22,15 @@ from bot.choices import (
     voice_autocomplete,
 )
 from bot.errors import UserFacingError
-from bot.jobs.models import JobKind
+from bot.jobs.job_requests import AudioVideoRequest, JobRequest, TextVideoRequest
 from bot.jobs.store import UserDefaults
-from bot.launch import job_name, start_job
+from bot.launch import bot_of, confirm_started, job_name, origin_of
 from bot.media import AudioInfo, MediaProblem, check_attachment_size, check_audio_attachment
+from bot.miraflow.models import Avatar, Voice
 from bot.validation import MAX_NAME_LENGTH, MAX_SCRIPT_LENGTH, clean_text
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 AUDIO_LABEL = "audio"
 BOTH_SOURCES = (
@@ -95,6 +96,15 @@ def check_request(
     return SpeakRequest(
         script, None, avatar, voice, bool(full_body), chosen_name or job_name(script)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AudioUpload:
+    """A checked recording, ready for Miraflow's media workflow."""
+
+    data: bytes
+    file_name: str
+    content_type: str
 
 
 def missing_defaults_message(need_avatar: bool, need_voice: bool) -> str:
@@ -173,31 +183,45 @@ class Speak(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
 
         chosen_avatar, chosen_voice = await self._resolve_speakers(interaction.user.id, request)
-        params: dict[str, Any] = {
-            "avatar_id": chosen_avatar.id,
-            "avatar_name": chosen_avatar.name,
-            "name": request.name,
-        }
-        if request.audio is not None:
-            # Before any download or upload, so a user over their quota costs nothing.
-            self.bot.jobs.check_quota(interaction.user.id)
-            data, info = await read_audio(request.audio, max_bytes)
-            params["audio_media_id"] = await self.bot.miraflow.upload_media(
-                data, upload_file_name(request.audio, info), info.mime_type
+        service = bot_of(interaction).jobs
+        origin = origin_of(interaction)
+        audio = request.audio
+        if audio is None:
+            assert chosen_voice is not None and request.script is not None
+            job = await service.start(
+                origin,
+                TextVideoRequest(
+                    avatar_id=chosen_avatar.id,
+                    voice_id=chosen_voice.id,
+                    text=request.script,
+                    name=request.name,
+                    avatar_name=chosen_avatar.name,
+                    voice_name=chosen_voice.name,
+                    full_body=request.full_body,
+                ),
             )
         else:
-            assert chosen_voice is not None
-            params.update(
-                voice_id=chosen_voice.id,
-                voice_name=chosen_voice.name,
-                text=request.script,
-                full_body=request.full_body,
-            )
-        await start_job(interaction, JobKind.VIDEO, params)
+
+            async def read_files() -> list[AudioUpload]:
+                data, info = await read_audio(audio, max_bytes)
+                return [AudioUpload(data, upload_file_name(audio, info), info.mime_type)]
+
+            def with_media(media_ids: list[str]) -> JobRequest:
+                (audio_media_id,) = media_ids
+                return AudioVideoRequest(
+                    avatar_id=chosen_avatar.id,
+                    audio_media_id=audio_media_id,
+                    name=request.name,
+                    avatar_name=chosen_avatar.name,
+                )
+
+            # The service checks the quotas before the download and upload.
+            job = await service.start_with_files(origin, read_files, with_media)
+        await confirm_started(interaction, job)
 
     async def _resolve_speakers(
         self, user_id: int, request: SpeakRequest
-    ) -> tuple[CatalogueItem, CatalogueItem | None]:
+    ) -> tuple[Avatar, Voice | None]:
         """The avatar and (for a script) the voice: as given, else the user's defaults."""
         needs_voice = request.audio is None
         defaults: UserDefaults | None = None
@@ -229,11 +253,11 @@ class Speak(commands.Cog):
 
     @staticmethod
     async def _default_item(
-        find: Callable[[str], Awaitable[CatalogueItem | None]],
+        find: Callable[[str], Awaitable[ItemT | None]],
         value: str,
         defaults: UserDefaults | None,
         what: str,
-    ) -> CatalogueItem:
+    ) -> ItemT:
         """A stored default, which may have been deleted from the account since."""
         item = await find(value)
         if item is None:

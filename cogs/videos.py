@@ -16,8 +16,10 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.choices import CHOICE_LIMIT as CHOICE_LENGTH
 from bot.errors import UserFacingError
-from bot.jobs.models import JobKind
+from bot.jobs.job_requests import FoundVideo
+from bot.launch import origin_of
 from bot.miraflow import MiraflowError, NotFoundError
 from bot.miraflow.models import Video
 from bot.ui.pages import MAX_EMBEDS_PER_MESSAGE, PagedView, chunks, page_footer
@@ -25,11 +27,10 @@ from bot.ui.progress import short
 from bot.ui.results import EMBED_COLOUR
 
 if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+    from bot.discord_bot import MiraflowBot
 
 log = logging.getLogger(__name__)
 
-CHOICE_LENGTH = 100  # Discord's limit on a choice's name and value
 AVATAR_NAMES_WITHIN = 2.0  # /videos list shows avatar ids instead of waiting longer
 NOT_FOUND = (
     "I can't find that video. Pick one from the list as you type, or see `/videos list`. "
@@ -110,21 +111,17 @@ class Videos(
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._find(wanted)
         name = found.name or found.id
-        params = {"name": name, "video_id": found.id}
+        avatar_name = None
         if found.source_avatar_id:
-            params["avatar_id"] = found.source_avatar_id
+            # Shown in the result's embed.
             avatar_name = (await self._avatar_names()).get(found.source_avatar_id)
-            if avatar_name:
-                params["avatar_name"] = avatar_name  # shown in the result's embed
-        job = self.bot.jobs.adopt_finished(
-            JobKind.VIDEO,
-            found.id,
-            params=params,
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or interaction.user.id,
-            guild_id=interaction.guild_id,
-            upload_limit=interaction.filesize_limit,
+        request = FoundVideo(
+            video_id=found.id,
+            name=name,
+            avatar_id=found.source_avatar_id or None,
+            avatar_name=avatar_name or None,
         )
+        job = self.bot.jobs.adopt_finished(origin_of(interaction), found.id, request)
         await interaction.followup.send(
             f"Posting **{discord.utils.escape_markdown(short(name, 100))}** in this channel "
             f"in a moment (job #{job.id}).",

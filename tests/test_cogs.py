@@ -15,7 +15,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.client import MiraflowBot, cog_modules
+from bot.discord_bot import MiraflowBot, cog_modules
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
 from bot.settings import load_settings

@@ -1,49 +1,34 @@
-"""What a job is: its kind, its state and the row that tracks it."""
+"""What a job is: the row that tracks it (its kinds and states are in `states.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
-
-class JobKind(StrEnum):
-    IMAGE = "image"  # /imagine: text to image
-    EDIT = "edit"  # /edit with reference images
-    INPAINT = "inpaint"  # /edit with a mask
-    VIDEO = "video"  # /speak: talking-avatar video
-
-    @property
-    def makes_video(self) -> bool:
-        return self is JobKind.VIDEO
-
-
-class JobState(StrEnum):
-    SUBMITTING = "submitting"  # row written, create call not yet answered
-    QUEUED = "queued"
-    WORKING = "working"
-    COMPLETE = "complete"  # Miraflow is done; the result is not yet posted
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"  # the create call's outcome is unknown; never resubmitted
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-    @property
-    def is_pollable(self) -> bool:
-        """States the poller looks at: waiting on Miraflow, or waiting to be delivered."""
-        return self in POLLABLE_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED, JobState.UNKNOWN}
+from bot.jobs.job_requests import JobRequest, UnreadableRequest
+from bot.jobs.states import (
+    ACTIVE_STATES,
+    CANCELLABLE_STATES,
+    POLLABLE_STATES,
+    TERMINAL_STATES,
+    WAITING_STATES,
+    JobKind,
+    JobSource,
+    JobState,
 )
-ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
-POLLABLE_STATES = frozenset({JobState.QUEUED, JobState.WORKING, JobState.COMPLETE})
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CANCELLABLE_STATES",
+    "POLLABLE_STATES",
+    "TERMINAL_STATES",
+    "WAITING_STATES",
+    "Job",
+    "JobKind",
+    "JobSource",
+    "JobState",
+]
+
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -58,12 +43,13 @@ class Job:
     status_message_id: int | None = None
     result_message_id: int | None = None
     result_channel_id: int | None = None  # the job's channel, or the DM it went to instead
-    params: dict[str, Any] = field(default_factory=dict)
+    request: JobRequest = field(default_factory=lambda: UnreadableRequest({}))
+    source: JobSource = JobSource.COMMAND
     progress: int | None = None
     next_poll_at: float | None = None
     attempts: int = 0  # consecutive failed polls or deliveries, for backoff
     polls: int = 0  # status calls made for this job
-    upload_limit: int = 10 * 1024 * 1024
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0

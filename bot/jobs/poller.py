@@ -18,12 +18,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.jobs.create_calls import fetch_status
 from bot.jobs.delivery import Delivery
-from bot.jobs.models import Job, JobState
-from bot.jobs.requests import fetch_status
+from bot.jobs.frontend import Frontend, Notice, Outcome
+from bot.jobs.models import WAITING_STATES, Job, JobState
 from bot.jobs.schedule import Schedule
-from bot.jobs.status import StatusBoard
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.jobs.sweep import VideoSweep
 from bot.miraflow import (
     AuthenticationError,
@@ -33,14 +33,12 @@ from bot.miraflow import (
     NotFoundError,
     RateLimitedError,
 )
-from bot.ui.progress import KIND_LABELS
 
 log = logging.getLogger(__name__)
 
 MAX_IDLE_WAIT = 60.0
 MAX_NOT_FOUND = 3
 MAX_DELIVERY_ATTEMPTS = 8
-WAITING = frozenset({JobState.QUEUED, JobState.WORKING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +95,17 @@ class RateLimiter:
 class Poller:
     def __init__(
         self,
-        store: JobStore,
+        store: Store,
         client: MiraflowClient,
         delivery: Delivery,
-        status: StatusBoard,
+        frontend: Frontend,
         config: PollerConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._client = client
         self._delivery = delivery
-        self._status = status
+        self._frontend = frontend
         self._config = config
         self._clock = clock
         self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
@@ -244,12 +242,13 @@ class Poller:
         return self._config.schedule.timed_out(self._clock() - started, timeout)
 
     async def _expire(self, job: Job) -> None:
-        error = "Miraflow took too long, so I stopped waiting for it. Please try again."
-        if self._store.set_state(job.id, JobState.EXPIRED, error=error, only_from=WAITING):
+        notice = Notice(Outcome.EXPIRED)
+        expired = self._store.set_state(
+            job.id, JobState.EXPIRED, error=self._frontend.words(notice), only_from=WAITING_STATES
+        )
+        if expired is not None:
             log.info("job %s expired", job.id)
-            await self._tell(
-                job, f"your {KIND_LABELS[job.kind]} (job #{job.id}) timed out. Please try again."
-            )
+            await self._tell(expired, notice)
 
     async def _poll(self, job: Job) -> None:
         await self._limiter.acquire(urgent=not (job.kind.makes_video and self._sweep.active))
@@ -262,48 +261,64 @@ class Poller:
         if status.failed:
             await self._fail(job, status, polls)
         elif status.complete:
-            if self._store.set_state(job.id, JobState.COMPLETE, only_from=WAITING):
-                self._store.update(job.id, progress=100, polls=polls, attempts=0)
-                refreshed = self._store.get(job.id)
-                if refreshed is not None:
-                    await self._deliver(refreshed, status)
+            complete = self._store.set_state(
+                job.id,
+                JobState.COMPLETE,
+                only_from=WAITING_STATES,
+                progress=100,
+                polls=polls,
+                attempts=0,
+            )
+            if complete is not None:
+                await self._deliver(complete, status)
         else:
             await self._progress(job, status, polls)
 
     async def _progress(self, job: Job, status: JobStatus, polls: int) -> None:
         now = self._clock()
-        state = JobState.QUEUED if status.status == "inference_started" else JobState.WORKING
-        if not self._store.set_state(job.id, state, only_from=WAITING):
-            return  # cancelled while we asked
+        state = JobState.QUEUED if status.queued else JobState.WORKING
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
         delay = self._config.schedule.next(job.kind, progress, elapsed)
         if job.kind.makes_video and self._sweep.active:
             delay = max(delay, self._config.schedule.swept_video())
-        self._store.update(
-            job.id, progress=progress, polls=polls, attempts=0, next_poll_at=now + delay
+        refreshed = self._store.set_state(
+            job.id,
+            state,
+            only_from=WAITING_STATES,
+            progress=progress,
+            polls=polls,
+            attempts=0,
+            next_poll_at=now + delay,
         )
-        refreshed = self._store.get(job.id)
-        if refreshed is not None:
-            await self._status.refresh(refreshed)
+        if refreshed is None:
+            return  # cancelled while we asked
+        await self._frontend.show_status(refreshed)
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
-        reason = status.message or "Miraflow could not finish it"
-        error = f"Miraflow failed: {reason}. Try again, perhaps with other words."
-        if self._store.set_state(job.id, JobState.FAILED, error=error, only_from=WAITING):
-            self._store.update(job.id, polls=polls)
+        notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)
+        failed = self._store.set_state(
+            job.id,
+            JobState.FAILED,
+            error=self._frontend.words(notice),
+            only_from=WAITING_STATES,
+            polls=polls,
+        )
+        if failed is not None:
             log.info("job %s failed at Miraflow: %s", job.id, status.status)
-            await self._tell(
-                job,
-                f"sorry, Miraflow could not make your {KIND_LABELS[job.kind]} "
-                f"(job #{job.id}): {reason}. Please try again.",
-            )
+            await self._tell(failed, notice)
 
     async def _on_poll_error(self, job: Job, exc: MiraflowError) -> None:
         if isinstance(exc, NotFoundError) and job.attempts + 1 >= MAX_NOT_FOUND:
-            error = "Miraflow no longer knows this job."
-            if self._store.set_state(job.id, JobState.FAILED, error=error, only_from=WAITING):
-                await self._tell(job, f"sorry, Miraflow lost job #{job.id}. Please try again.")
+            notice = Notice(Outcome.LOST_BY_MIRAFLOW)
+            lost = self._store.set_state(
+                job.id,
+                JobState.FAILED,
+                error=self._frontend.words(notice),
+                only_from=WAITING_STATES,
+            )
+            if lost is not None:
+                await self._tell(lost, notice)
             return
         if isinstance(exc, RateLimitedError) and exc.retry_after:
             self._paused_until = max(self._paused_until, self._clock() + exc.retry_after)
@@ -324,17 +339,18 @@ class Poller:
         except Exception as exc:
             attempts = job.attempts + 1
             if attempts >= MAX_DELIVERY_ATTEMPTS:
-                error = "The result could not be fetched or posted; please ask again."
                 self._store.set_state(
-                    job.id, JobState.FAILED, error=error, only_from={JobState.COMPLETE}
+                    job.id,
+                    JobState.FAILED,
+                    error=self._frontend.words(Notice(Outcome.DELIVERY_FAILED)),
+                    only_from={JobState.COMPLETE},
                 )
                 log.error("job %s: delivery failed for good", job.id, exc_info=exc)
                 return
             log.warning("job %s: delivery attempt %s failed: %s", job.id, attempts, exc)
             self._reschedule_after_error(job, None)
 
-    async def _tell(self, job: Job, text: str) -> None:
-        final = self._store.get(job.id)
-        if final is not None:
-            await self._status.refresh(final, force=True)
-        await self._status.tell_requester(job, text)
+    async def _tell(self, job: Job, notice: Notice) -> None:
+        """Show a job's final state, then tell its requester why."""
+        await self._frontend.show_status(job, force=True)
+        await self._frontend.notify(job, notice)

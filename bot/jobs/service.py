@@ -1,18 +1,35 @@
-"""Starting a job: quotas, the row first, then the single create call."""
+"""Starting a job: quotas, uploads, the row first, then the single create call; cancelling;
+and what to do at start-up with jobs a stop interrupted."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-from bot.errors import UserFacingError
-from bot.jobs.models import Job, JobKind, JobState
-from bot.jobs.requests import send_create
+from bot.jobs.create_calls import send_create
+from bot.jobs.errors import (
+    DailyLimitReached,
+    NotCancellable,
+    NothingToRepeat,
+    NotYourJob,
+    OutcomeUnknown,
+    TooManyActive,
+)
+from bot.jobs.frontend import Frontend, Notice, Outcome
+from bot.jobs.job_requests import (
+    FoundVideo,
+    JobRequest,
+    UnreadableRequest,
+    kind_of,
+    random_seed,
+    with_seed,
+)
+from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
 from bot.jobs.schedule import Schedule
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.miraflow import (
     MiraflowClient,
     MiraflowConnectionError,
@@ -23,11 +40,6 @@ from bot.miraflow import (
 log = logging.getLogger(__name__)
 
 DAY = 24 * 60 * 60
-CANCELLABLE = frozenset({JobState.QUEUED, JobState.WORKING, JobState.COMPLETE})
-OUTCOME_UNKNOWN = (
-    "Miraflow did not answer in time, so I can't tell whether it started this job. "
-    "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +48,37 @@ class Quotas:
     max_per_day: int = 25
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked, where the result goes, and the largest file that place accepts."""
+
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    upload_limit: int
+
+
+class MediaFile(Protocol):
+    """A checked file to upload to Miraflow before the create call."""
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def file_name(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+
+
+ReadFiles = Callable[[], Awaitable[Sequence[MediaFile]]]
+WithMedia = Callable[[list[str]], JobRequest]
+
+
 class JobService:
     def __init__(
         self,
-        store: JobStore,
+        store: Store,
         client: MiraflowClient,
+        frontend: Frontend,
         *,
         quotas: Quotas,
         wake_poller: Callable[[], None],
@@ -49,106 +87,117 @@ class JobService:
     ) -> None:
         self.store = store
         self._client = client
+        self._frontend = frontend
         self._quotas = quotas
         self._wake_poller = wake_poller
         self._schedule = schedule or Schedule()
         self._clock = clock
 
     def check_quota(self, user_id: int) -> None:
-        """Raise a UserFacingError when the user may not start one more job now."""
+        """Raise TooManyActive or DailyLimitReached when the user may not start a job now."""
         active = self.store.active_count(user_id)
         if active >= self._quotas.max_active:
-            raise UserFacingError(
-                f"You already have {active} jobs running (the limit is "
-                f"{self._quotas.max_active}). Wait for one to finish, or stop one with "
-                "`/jobs cancel`."
-            )
+            raise TooManyActive(active, self._quotas.max_active)
         today = self.store.count_since(user_id, self._clock() - DAY)
         if today >= self._quotas.max_per_day:
-            raise UserFacingError(
-                f"You've reached today's limit of {self._quotas.max_per_day} jobs. "
-                "Please try again tomorrow."
-            )
+            raise DailyLimitReached(self._quotas.max_per_day)
+
+    async def start(
+        self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
+    ) -> Job:
+        """Check the quotas, then submit `request`."""
+        self.check_quota(origin.user_id)
+        return await self.submit(origin, request, source=source)
+
+    async def start_with_files(
+        self, origin: Origin, read_files: ReadFiles, with_media: WithMedia
+    ) -> Job:
+        """Check the quotas, then (so a user over them costs nothing) read the files, upload
+        them, and submit the request `with_media` makes of their Miraflow media ids."""
+        self.check_quota(origin.user_id)
+        files = await read_files()
+        media_ids = [
+            await self._client.upload_media(f.data, f.file_name, f.content_type) for f in files
+        ]
+        return await self.submit(origin, with_media(media_ids))
+
+    async def reroll(self, origin: Origin, job_id: int) -> Job:
+        """The same request as job `job_id` with a new seed, as a new job of `origin`."""
+        original = self.store.get(job_id)
+        if original is None or not original.source.costs_credit:
+            raise NothingToRepeat(job_id)
+        if isinstance(original.request, FoundVideo | UnreadableRequest):
+            raise NothingToRepeat(job_id)
+        request = with_seed(original.request, random_seed())
+        return await self.start(origin, request, source=JobSource.REROLL)
 
     async def submit(
-        self,
-        kind: JobKind,
-        params: dict[str, Any],
-        *,
-        user_id: int,
-        channel_id: int,
-        guild_id: int | None,
-        upload_limit: int,
+        self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
     ) -> Job:
-        """Write the job's row, then send its create call exactly once."""
+        """Write the job's row, then send its create call exactly once (no quota check)."""
         job = self.store.create_job(
-            kind=kind,
-            user_id=user_id,
-            channel_id=channel_id,
-            guild_id=guild_id,
-            params=params,
-            upload_limit=upload_limit,
+            kind=kind_of(request),
+            user_id=origin.user_id,
+            channel_id=origin.channel_id,
+            guild_id=origin.guild_id,
+            request=request,
+            source=source,
+            upload_limit=origin.upload_limit,
             now=self._clock(),
         )
         try:
-            created = await send_create(self._client, kind, params)
+            created = await send_create(self._client, request)
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
-                self.store.set_state(job.id, JobState.FAILED, error=exc.user_message)
-                raise UserFacingError(exc.user_message) from exc
+                self._refuse(job, exc)
+                raise
             self._mark_unknown(job, exc)
-            raise UserFacingError(OUTCOME_UNKNOWN) from exc
+            raise OutcomeUnknown(job.id) from exc
         except MiraflowTimeoutError as exc:
             # The request may have reached Miraflow: never resend it.
             self._mark_unknown(job, exc)
-            raise UserFacingError(OUTCOME_UNKNOWN) from exc
+            raise OutcomeUnknown(job.id) from exc
         except MiraflowError as exc:
-            self.store.set_state(job.id, JobState.FAILED, error=exc.user_message)
-            raise UserFacingError(exc.user_message) from exc
+            self._refuse(job, exc)
+            raise
         except BaseException as exc:
             self._mark_unknown(job, exc)
             raise
         now = self._clock()
-        self.store.mark_submitted(
-            job.id, created.job_id, next_poll_at=now + self._schedule.first(kind), now=now
+        submitted = self.store.mark_submitted(
+            job.id, created.job_id, next_poll_at=now + self._schedule.first(job.kind), now=now
         )
         log.info("job %s submitted as Miraflow job %s", job.id, created.job_id)
         self._wake_poller()
-        submitted = self.store.get(job.id)
         assert submitted is not None
         return submitted
 
+    def _refuse(self, job: Job, exc: MiraflowError) -> None:
+        notice = Notice(Outcome.REFUSED, error=exc)
+        self.store.set_state(job.id, JobState.FAILED, error=self._frontend.words(notice))
+
     def _mark_unknown(self, job: Job, exc: BaseException) -> None:
         log.warning("job %s: create call outcome unknown: %r", job.id, exc)
-        self.store.set_state(job.id, JobState.UNKNOWN, error=OUTCOME_UNKNOWN)
+        error = self._frontend.words(Notice(Outcome.OUTCOME_UNKNOWN))
+        self.store.set_state(job.id, JobState.UNKNOWN, error=error)
 
-    def adopt_finished(
-        self,
-        kind: JobKind,
-        miraflow_job_id: str,
-        params: dict[str, Any],
-        *,
-        user_id: int,
-        channel_id: int,
-        guild_id: int | None,
-        upload_limit: int,
-    ) -> Job:
-        """Track a result Miraflow has already finished (such as a video from `/videos get`):
-        no create call; the poller delivers it like any other result."""
+    def adopt_finished(self, origin: Origin, miraflow_job_id: str, request: FoundVideo) -> Job:
+        """Track a video Miraflow has already finished (from `/videos get`): no create call,
+        no credit; the poller delivers it like any other result."""
         now = self._clock()
         job = self.store.create_job(
-            kind=kind,
-            user_id=user_id,
-            channel_id=channel_id,
-            guild_id=guild_id,
-            params={**params, "adopted": True},  # no create call: not counted in quotas
-            upload_limit=upload_limit,
+            kind=kind_of(request),
+            user_id=origin.user_id,
+            channel_id=origin.channel_id,
+            guild_id=origin.guild_id,
+            request=request,
+            source=JobSource.VIDEOS_GET,
+            upload_limit=origin.upload_limit,
             now=now,
         )
         self.store.mark_submitted(job.id, miraflow_job_id, next_poll_at=now, now=now)
-        self.store.set_state(job.id, JobState.COMPLETE, only_from={JobState.QUEUED})
+        adopted = self.store.set_state(job.id, JobState.COMPLETE, only_from={JobState.QUEUED})
         self._wake_poller()
-        adopted = self.store.get(job.id)
         assert adopted is not None
         return adopted
 
@@ -156,16 +205,30 @@ class JobService:
         """Stop tracking one of the user's pending jobs; nothing will be posted for it."""
         job = self.store.get(job_id)
         if job is None or job.user_id != user_id:
-            raise UserFacingError("I can't find that job among yours. See `/jobs list`.")
-        if not self.store.set_state(
+            raise NotYourJob(job_id)
+        cancelled = self.store.set_state(
             job_id,
             JobState.CANCELLED,
-            error="Cancelled by its requester.",
-            only_from=CANCELLABLE,
-        ):
-            raise UserFacingError(
-                f"Job #{job_id} is already {job.state.value}, so there is nothing to cancel."
-            )
-        cancelled = self.store.get(job_id)
-        assert cancelled is not None
+            error=self._frontend.words(Notice(Outcome.CANCELLED)),
+            only_from=CANCELLABLE_STATES,
+        )
+        if cancelled is None:
+            raise NotCancellable(job_id, job.state)
         return cancelled
+
+    async def recover_interrupted(self) -> None:
+        """A row still `submitting` at start means the bot stopped during its create call.
+        It may or may not have reached Miraflow: never resend it, tell the requester."""
+        notice = Notice(Outcome.INTERRUPTED)
+        for job in self.store.jobs_in_states([JobState.SUBMITTING]):
+            marked = self.store.set_state(
+                job.id,
+                JobState.UNKNOWN,
+                error=self._frontend.words(notice),
+                only_from={JobState.SUBMITTING},
+            )
+            log.warning("job %s was interrupted during its create call; marked unknown", job.id)
+            await self._frontend.notify(marked or job, notice)
+        pending = self.store.pending_count()
+        if pending:
+            log.info("resuming %d pending jobs", pending)

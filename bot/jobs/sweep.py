@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.jobs.models import WAITING_STATES as WAITING
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.schedule import SWEEP_MIN_VIDEOS, Schedule
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store as JobStore
 from bot.miraflow import MiraflowClient
 
 log = logging.getLogger(__name__)
-
-WAITING = frozenset({JobState.QUEUED, JobState.WORKING})
 
 
 class VideoSweep:

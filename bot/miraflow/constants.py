@@ -24,7 +24,6 @@ ERROR_BODY_READ_LIMIT = 64 * 1024
 ERROR_MESSAGE_MAX_CHARS = 300
 
 STATUS_QUEUED = "inference_started"
-STATUS_WORKING = "inference_working"
 STATUS_COMPLETE = "inference_complete"
 STATUS_FAILED = "inference_failed"
 STATUS_ERROR = "inference_error"

@@ -1,4 +1,4 @@
-"""Typed errors of the Miraflow client, each with a sentence fit to show a Discord user."""
+"""Typed errors of the Miraflow client (their words for people are on the Discord side)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 from bot.miraflow.constants import ERROR_MESSAGE_MAX_CHARS
 
 _CREDITS_WORDS = re.compile(r"credit|balance|insufficient", re.IGNORECASE)
-_USER_DETAIL_MAX_CHARS = 150
 
 
 class MiraflowError(Exception):
@@ -34,15 +33,6 @@ class MiraflowError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
 
-    @property
-    def user_message(self) -> str:
-        """A short, kind sentence for a Discord user that says what to do next."""
-        status = f" (HTTP {self.status})" if self.status is not None else ""
-        return (
-            f"Miraflow could not handle that request{status}. Please try again later, "
-            "or tell a server admin if it keeps happening."
-        )
-
 
 class BadRequestError(MiraflowError):
     """400: invalid or missing parameters, or the account is out of credits."""
@@ -51,16 +41,6 @@ class BadRequestError(MiraflowError):
         super().__init__(message, status)
         self.out_of_credits = bool(_CREDITS_WORDS.search(message))
 
-    @property
-    def user_message(self) -> str:
-        if self.out_of_credits:
-            return (
-                "The Miraflow account is out of credits: ask a server admin to top it up, "
-                "then try again."
-            )
-        detail = _detail(self.message)
-        return f"Miraflow turned the request down{detail}. Check your options and try again."
-
 
 class AuthenticationError(MiraflowError):
     """401: the API key is missing or wrong."""
@@ -68,23 +48,12 @@ class AuthenticationError(MiraflowError):
     def __init__(self, message: str, status: int | None = 401) -> None:
         super().__init__(message, status)
 
-    @property
-    def user_message(self) -> str:
-        return "The bot's Miraflow key is wrong: tell a server admin."
-
 
 class NotFoundError(MiraflowError):
     """404: unknown avatar, voice, video, job or media."""
 
     def __init__(self, message: str, status: int | None = 404) -> None:
         super().__init__(message, status)
-
-    @property
-    def user_message(self) -> str:
-        return (
-            f"Miraflow does not know that avatar, voice, video or job{_detail(self.message)}. "
-            "Check it and try again."
-        )
 
 
 class RateLimitedError(MiraflowError):
@@ -102,21 +71,9 @@ class RateLimitedError(MiraflowError):
             f"retry_after={self.retry_after!r})"
         )
 
-    @property
-    def user_message(self) -> str:
-        if self.retry_after is not None and self.retry_after > 0:
-            wait = f"in about {math.ceil(self.retry_after)} seconds"
-        else:
-            wait = "in a minute"
-        return f"Miraflow is getting too many requests right now: please try again {wait}."
-
 
 class ServerError(MiraflowError):
     """5xx: the service is failing; temporary."""
-
-    @property
-    def user_message(self) -> str:
-        return "Miraflow is having trouble right now: please try again in a few minutes."
 
 
 class MiraflowConnectionError(MiraflowError):
@@ -130,20 +87,12 @@ class MiraflowConnectionError(MiraflowError):
         super().__init__(message, None)
         self.request_sent = request_sent
 
-    @property
-    def user_message(self) -> str:
-        return "The bot could not reach Miraflow: please try again in a few minutes."
-
 
 class MiraflowTimeoutError(MiraflowError):
     """Miraflow did not answer in time; the request may or may not have been handled."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, None)
-
-    @property
-    def user_message(self) -> str:
-        return "Miraflow took too long to answer: please try again in a few minutes."
 
 
 class FileTooLargeError(MiraflowError):
@@ -155,20 +104,9 @@ class FileTooLargeError(MiraflowError):
         self.limit = limit
         self.size = size
 
-    @property
-    def user_message(self) -> str:
-        return "That file is too large for the bot to fetch: ask a server admin about the limit."
-
 
 class UnexpectedResponseError(MiraflowError):
     """Miraflow answered with success but a body the client cannot read (no JSON, no job id)."""
-
-    @property
-    def user_message(self) -> str:
-        return (
-            "Miraflow sent an answer the bot did not understand: please try again later, "
-            "or tell a server admin if it keeps happening."
-        )
 
 
 def error_for_status(
@@ -249,7 +187,3 @@ def _reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP {status}"
-
-
-def _detail(message: str) -> str:
-    return f" ({truncate(message, _USER_DETAIL_MAX_CHARS)})" if message else ""

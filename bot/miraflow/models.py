@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from bot.miraflow.constants import FAILED_STATUSES, STATUS_COMPLETE
+from bot.miraflow.constants import FAILED_STATUSES, STATUS_COMPLETE, STATUS_QUEUED
 
 # Keys under which an avatar or voice may carry a preview picture, most specific first.
 PREVIEW_KEYS = (
@@ -202,6 +202,11 @@ class JobStatus:
     @property
     def terminal(self) -> bool:
         return self.complete or self.failed
+
+    @property
+    def queued(self) -> bool:
+        """Accepted, but not started yet."""
+        return self.status == STATUS_QUEUED
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Self:

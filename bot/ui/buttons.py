@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.errors import UserFacingError, report_error
-from bot.jobs.models import Job
-from bot.launch import random_seed, start_job
-
-if TYPE_CHECKING:
-    from bot.client import MiraflowBot
+from bot.errors import report_error
+from bot.jobs.models import Job, JobSource
+from bot.launch import bot_of, confirm_started, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +33,18 @@ class RerollButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> RerollButton:
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot: MiraflowBot = interaction.client  # type: ignore[assignment]
+        bot = bot_of(interaction)
         if not await bot.admit(interaction):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            original = bot.store.get(self.job_id)
-            if original is None or original.params.get("adopted"):
-                raise UserFacingError("I no longer know that request, so I can't re-roll it.")
-            params: dict[str, Any] = dict(original.params)
-            if "seed" in params:
-                params["seed"] = random_seed()
-            await start_job(interaction, original.kind, params)
+            job = await bot.jobs.reroll(origin_of(interaction), self.job_id)
+            await confirm_started(interaction, job)
         except Exception as exc:
             await report_error(interaction, exc, log)
 
@@ -77,7 +69,7 @@ class DeleteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> DeleteButton:
         return cls(int(match["job_id"]), int(match["user_id"]))
 
@@ -100,7 +92,7 @@ class DeleteButton(
 
 def result_view(job: Job) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    if not job.params.get("adopted"):  # a video picked with /videos get has no request to redo
+    if job.source is not JobSource.VIDEOS_GET:  # a video picked there has no request to redo
         view.add_item(RerollButton(job.id))
     view.add_item(DeleteButton(job.id, job.user_id))
     return view

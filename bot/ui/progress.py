@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from bot.jobs.models import Job, JobKind, JobState
+from bot.discord_side.words import KIND_LABELS, STATE_LABELS
+from bot.jobs.job_requests import subject
+from bot.jobs.models import Job, JobState
+
+__all__ = ["KIND_LABELS", "STATE_LABELS", "job_subject", "short", "status_line"]
 
 BAR_WIDTH = 12
-
-KIND_LABELS = {
-    JobKind.IMAGE: "image",
-    JobKind.EDIT: "image edit",
-    JobKind.INPAINT: "inpainting",
-    JobKind.VIDEO: "video",
-}
-
-STATE_LABELS = {
-    JobState.SUBMITTING: "sending to Miraflow",
-    JobState.QUEUED: "queued",
-    JobState.WORKING: "working",
-    JobState.COMPLETE: "finished, posting the result",
-    JobState.DELIVERED: "done",
-    JobState.FAILED: "failed",
-    JobState.EXPIRED: "timed out",
-    JobState.CANCELLED: "cancelled",
-    JobState.UNKNOWN: "lost track of it",
-}
 
 
 def progress_bar(percent: int | None, width: int = BAR_WIDTH) -> str:
@@ -50,8 +35,7 @@ def short(text: str, limit: int) -> str:
 
 def job_subject(job: Job) -> str:
     """The prompt or script of a job, shortened for one line."""
-    subject = job.params.get("prompt") or job.params.get("text") or job.params.get("name") or ""
-    return short(str(subject), 80)
+    return short(subject(job.request), 80)
 
 
 def status_line(job: Job) -> str:
@@ -61,9 +45,9 @@ def status_line(job: Job) -> str:
     line = f"**Job #{job.id}** · {label} · {state}"
     if not job.state.is_terminal or job.state is JobState.DELIVERED:
         line += f"\n`{progress_bar(shown_progress(job))}`"
-    subject = job_subject(job)
-    if subject:
-        line += f"\n> {subject}"
+    words = job_subject(job)
+    if words:
+        line += f"\n> {words}"
     if job.error and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNKNOWN):
         line += f"\n{job.error}"
     return line

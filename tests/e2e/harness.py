@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.client import MiraflowBot
+from bot.discord_bot import MiraflowBot
 from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient

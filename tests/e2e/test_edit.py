@@ -102,7 +102,7 @@ async def test_edit_with_one_image_posts_the_result(fd, sim, bot):
     assert uploaded.data == picture and uploaded.content_type == "image/png"
     assert uploaded.finalized
     stored = bot.store.get(1)
-    assert stored.kind is JobKind.EDIT and stored.params["media_ids"] == [media_id]
+    assert stored.kind is JobKind.EDIT and stored.request.media_ids == (media_id,)
     assert stored.state is JobState.DELIVERED
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from bot.jobs.status import EDIT_INTERVAL
+from bot.discord_side.status import EDIT_INTERVAL
 
 
 async def test_status_message_shows_progress_and_is_not_edited_too_often(fd, sim, bot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.store import JobStore
 from tests.e2e.harness import BotProcess, bot_environment, running_bot, wait_until
@@ -55,7 +56,7 @@ async def test_a_job_interrupted_during_its_create_call_is_never_resent(fd, sim,
             user_id=fd.users.alice.id,
             channel_id=fd.channel_id,
             guild_id=fd.guild_id,
-            params={"prompt": "a crash", "name": "a crash", "seed": 1},
+            request=PictureRequest(prompt="a crash", name="a crash", seed=1),
             upload_limit=10 * 1024 * 1024,
         )
     async with running_bot(fd, sim, db_path) as bot:
@@ -97,7 +98,7 @@ async def test_reroll_and_delete_still_work_after_a_restart(fd, sim, db_path):
         assert second.pinged_users == {bob.id}
         assert "a red kite" in second.embeds[0]["description"]
         rerolled = bot.store.get(2)
-        assert rerolled.user_id == bob.id and rerolled.params["seed"] != 5
+        assert rerolled.user_id == bob.id and rerolled.request.seed != 5
 
         refused = await fd.click(first, f"mf:delete:1:{alice.id}", user=bob)
         answer = await fd.wait_for_response(refused, timeout=5)

@@ -86,7 +86,7 @@ async def test_speak_with_a_script_posts_the_video(fd, sim, bot):
     assert "im2vid_full" not in job.params
     assert sim.count(*MEDIA_INIT) == 0
     stored = bot.store.get(1)
-    assert stored.params["avatar_name"] == "Ava" and stored.params["voice_name"] == "Aria"
+    assert stored.request.avatar_name == "Ava" and stored.request.voice_name == "Aria"
     assert len([m for m in fd.messages() if is_video_post(m)]) == 1
 
 
@@ -122,7 +122,7 @@ async def test_full_body_asks_for_full_body_animation(fd, sim, bot):
     confirmation = await fd.wait_for_response(inter, timeout=5)
     assert "Started job" in confirmation.content
     assert only_video_job(sim).params["im2vid_full"] is True
-    assert bot.store.get(1).params["full_body"] is True
+    assert bot.store.get(1).request.full_body is True
 
 
 async def test_defaults_fill_in_a_missing_avatar_and_voice(fd, sim, bot):

@@ -134,7 +134,7 @@ async def test_get_finds_a_video_by_its_exact_name(fd, sim, bot):
     await finished_videos(bot, sim, ["Product demo", "Team outro"])
     await videos_get(fd, fd.users.owner, "product DEMO")
     result = await fd.wait_for_message(lambda m: bool(m.files), timeout=10)
-    assert result.embeds and bot.store.recent_jobs(fd.users.owner.id, 1)[0].params["name"] == (
+    assert result.embeds and bot.store.recent_jobs(fd.users.owner.id, 1)[0].request.name == (
         "Product demo"
     )
 

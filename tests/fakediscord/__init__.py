@@ -25,9 +25,28 @@ admin), `fd.users.alice` and `fd.users.bob` (plain members; `.id`, `.mention`), 
 (everyone, admin, artists (mentionable), bot). GUILD_CREATE carries channels, roles and the bot's
 member (every member with the GUILD_MEMBERS intent); REQUEST_GUILD_MEMBERS is answered.
 
+Several guilds and shards::
+
+    async with FakeDiscord(guilds=4, shards=2) as fd:  # shards: what GET /gateway/bot recommends
+        fd.guilds                  # [FakeGuild]: .id .name .channel_id .other_channel_id .users
+                                   # .roles; fd.guilds[0] is fd.guild_id's (the default world)
+        fd.shard_of(guild_id, 2)   # (guild_id >> 22) % 2: guild k is on shard k % n for n <= 10
+        bot = discord.AutoShardedClient(...)  # or shard_ids=[1], shard_count=2, in any process
+        sessions = await fd.wait_for_shards(2, timeout=10)  # one ready session per shard
+        inter = await fd.invoke("hello", channel_id=fd.guilds[1].channel_id)  # to shard 1
+
+A session IDENTIFYed with `shard: [id, n]` gets a READY with that shard and only its guilds
+(in READY and as GUILD_CREATE), those guilds' events, and the interactions in them (the
+newest connected session of the owning shard gets each); DMs belong to shard 0. An
+impossible shard is closed with 4010. Each guild has its own owner, alice and bob (acting in
+a guild's channel defaults to its alice), two channels and DMs; REST serves every guild.
+discord.py waits 5 s between shards' IDENTIFYs: override `before_identify_hook` in tests
+(tinybot.ShardedTinyBot does). `fd.sessions` keeps every session, `.shard` = (id, n).
+
 Changing the world (each is immediate; clients get the gateway event from the returned task)::
 
-    fd.set_upload_limit(bytes)      # default 10 MiB; more -> 413 40005; interactions carry it
+    fd.set_upload_limit(bytes, guild_id=None)  # default 10 MiB; more -> 413 40005; interactions
+                                               # carry it (guild_id: another guild's)
     fd.delete_channel(channel_id)   # any request there -> 404 10003
     fd.forbid_channel(channel_id)   # posting -> 403 50013; missing_access=True: all 403 50001
     fd.block_dms(user_id)           # posting in that user's DM -> 403 50007
@@ -50,6 +69,41 @@ bool, float, FakeUser); attachments are served by the fake, so Attachment.read()
 bytes. `data.guild_id` is set when the command was synced to the guild (guild_command=True
 forces it, False leaves it out). `channel_id=fd.dm_channel_id(user.id)` invokes from a DM.
 
+Members' messages and context menus (a right click > Apps)::
+
+    pic = fd.host_file("dog.jpg", jpeg_bytes)        # a FakeFile served at pic.url
+    msg = await fd.post_message("see this", author=fd.users.bob, channel_id=None,
+                                attachments=[("cat.png", png_bytes, "image/png")],
+                                embeds=[image_link_embed(pic), image_embed(pic, title="x")])
+    inter = await fd.invoke_message_command("Edit image", msg, user=fd.users.alice)
+    inter = await fd.invoke_user_command("Wave", fd.users.bob, user=fd.users.alice)
+
+(`image_link_embed`, `image_embed` from tests.fakediscord.members: the embed Discord unfurls
+for a posted picture link, type "image" with a thumbnail; a rich embed with an image.) A menu
+is INTERACTION_CREATE type 2 with `data.type` 3 (message) or 2 (user), `data.target_id`, no
+options, and the target in full under `data.resolved` (messages; users + members), so the
+callback gets a real discord.Message whose attachments read() the bytes. A member's message
+reaches clients as MESSAGE_CREATE (author, member); a client without the privileged
+MESSAGE_CONTENT intent gets its content, embeds and attachments blank unless it mentions the
+bot, as on Discord (REST fetches and interactions carry them in full).
+
+Modals::
+
+    modal = await fd.wait_for_modal(inter)   # FakeModal: title, custom_id, components, inputs()
+    submit = await fd.submit_modal(modal_or_inter, {"edit:prompt": "make it blue"}, user=None)
+    response = await fd.wait_for_response(submit)
+
+A modal callback (type 9) is checked (title 45, custom_id 100, 1-5 rows or labels, text
+inputs' limits; else 400 50035) and recorded. The submission (type 5, by the member who
+opened it unless `user`) mirrors the modal: a text input in an action row comes back in a
+row, one in a label (type 18, discord.py 2.6+) in a label, with `value`; selects and
+checkbox groups get `values` (a str or a list), a radio group a str, a checkbox a bool, a
+file upload [(filename, bytes, content_type)] (served, under data.resolved.attachments; see
+modals.py). Inputs left out keep their default; a value a member could not type (under
+min_length, over max_length, a required one blank, an unknown custom_id) raises ValueError.
+A submit may be answered with a message or a defer; with an update (6, 7) only when the
+modal was opened from a click (it then carries and edits that `message`).
+
 Looking at what the bot did::
 
     fd.messages(channel_id=None, include_ephemeral=False)  # oldest first, deleted left out
@@ -67,7 +121,8 @@ Looking at what the bot did::
 A FakeMessage has id, channel_id, guild_id, content, embeds, components, files (FakeFile:
 name, data, content_type, url), allowed_mentions, nonce, flags (.ephemeral, .loading),
 pinged_users, pinged_roles, pinged_everyone (.pinged_nobody), source ("channel", "response",
-"followup"), interaction_id, edits, raw (the JSON Discord would return).
+"followup"), interaction_id, edits, author_id (None: the bot; else the member who posted it),
+raw (the JSON Discord would return).
 
 tests/fakediscord/tinybot.py and conftest.py show a complete bot and its fixtures.
 
@@ -88,6 +143,7 @@ from tests.fakediscord.models import (
     FakeFile,
     FakeInteraction,
     FakeMessage,
+    FakeModal,
     FakeRoles,
     FakeUser,
     FakeUsers,
@@ -102,6 +158,7 @@ __all__ = [
     "FakeFile",
     "FakeInteraction",
     "FakeMessage",
+    "FakeModal",
     "FakeRoles",
     "FakeUser",
     "FakeUsers",

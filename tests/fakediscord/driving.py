@@ -12,7 +12,6 @@ from tests.fakediscord.models import (
     FakeInteraction,
     FakeMessage,
     FakeUser,
-    FakeUsers,
 )
 from tests.fakediscord.state import FakeState, InteractionRecord
 
@@ -23,7 +22,6 @@ class InteractionDriving:
     state: FakeState
     gateway: GatewayHub
     builder: InteractionBuilder
-    users: FakeUsers
     channel_id: int
 
     async def invoke(
@@ -39,12 +37,14 @@ class InteractionDriving:
         guild_command: bool | None = None,
         timeout: float = 10.0,
     ) -> FakeInteraction:
-        """Send a slash command (INTERACTION_CREATE type 2) to the newest connected client."""
+        """Send a slash command (INTERACTION_CREATE type 2) to the newest connected client
+        of the shard owning the channel's guild."""
+        channel = channel_id or self.channel_id
         payload = self.builder.command(
             name,
             dict(options or {}),
-            user=user or self.users.alice,
-            channel_id=channel_id or self.channel_id,
+            user=user or self.alice_of(channel),
+            channel_id=channel,
             group=group,
             subcommand=subcommand,
             attachments=dict(attachments or {}),
@@ -67,11 +67,12 @@ class InteractionDriving:
         """Send an autocomplete interaction and return the choices the bot answered."""
         values = dict(options)
         values.setdefault(focused, "")
+        channel = channel_id or self.channel_id
         payload = self.builder.command(
             name,
             values,
-            user=user or self.users.alice,
-            channel_id=channel_id or self.channel_id,
+            user=user or self.alice_of(channel),
+            channel_id=channel,
             group=group,
             subcommand=subcommand,
             attachments={},
@@ -97,14 +98,15 @@ class InteractionDriving:
         message_id = message if isinstance(message, int) else message.id
         current = self.state.messages[message_id]
         payload = self.builder.component(
-            current, custom_id, user=user or self.users.alice, values=values
+            current, custom_id, user=user or self.alice_of(current.channel_id), values=values
         )
         return await self._send_interaction(payload, name=None, timeout=timeout)
 
     async def _send_interaction(
         self, payload: dict[str, Any], *, name: str | None, timeout: float
     ) -> FakeInteraction:
-        session = await self.gateway.wait_for_session(timeout)
+        guild_id = int(payload["guild_id"]) if "guild_id" in payload else None
+        session = await self.gateway.wait_for_target(guild_id, timeout)
         user_data = payload.get("member", {}).get("user") or payload["user"]
         interaction = FakeInteraction(
             id=int(payload["id"]),
@@ -114,16 +116,20 @@ class InteractionDriving:
             custom_id=payload["data"].get("custom_id"),
             user_id=int(user_data["id"]),
             channel_id=int(payload["channel_id"]),
-            guild_id=int(payload["guild_id"]) if "guild_id" in payload else None,
+            guild_id=guild_id,
             sent_at=time.monotonic(),
             payload=payload,
         )
         record = InteractionRecord(interaction)
-        if interaction.type == 3:
+        if "message" in payload:  # a click, or a modal opened from one
             record.clicked_message_id = int(payload["message"]["id"])
         self.state.interactions[interaction.id] = record
         await self.gateway.dispatch(session, "INTERACTION_CREATE", payload)
         return interaction
+
+    def alice_of(self, channel_id: int) -> FakeUser:
+        """The default member acting in a channel: alice of the guild it belongs to."""
+        return self.builder.guild_of(channel_id).users.alice
 
     def expire_interaction(self, interaction: FakeInteraction) -> None:
         """As if 15 minutes had passed: its token no longer works (401 50027)."""

@@ -2,7 +2,9 @@
 
 Frames are plain-text JSON (discord.py only inflates binary frames). A session survives a
 dropped connection and replays what the client missed when it RESUMEs, as Discord does; a
-client that closes with 1000/1001 ends its session.
+client that closes with 1000/1001 ends its session. A session IDENTIFYed with `shard: [id, n]`
+gets only the guilds with `(guild_id >> 22) % n == id`, their events and interactions; DMs go
+to shard 0.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.fakediscord import payloads
-from tests.fakediscord.ids import session_id
+from tests.fakediscord.guild import FakeGuild
+from tests.fakediscord.ids import session_id, shard_of
 from tests.fakediscord.models import EPHEMERAL_FLAG, FakeMessage, JsonDict
 from tests.fakediscord.state import FakeState
 
@@ -26,7 +30,7 @@ log = logging.getLogger("tests.fakediscord")
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME, RECONNECT = 0, 1, 2, 3, 6, 7
 REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
 HEARTBEAT_INTERVAL_MS = 41_250
-AUTHENTICATION_FAILED = 4004
+AUTHENTICATION_FAILED, INVALID_SHARD = 4004, 4010
 SESSION_ENDING_CLOSES = (1000, 1001)
 
 
@@ -59,6 +63,12 @@ class GatewaySession:
     ended: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     identified_at: float = field(default_factory=time.monotonic)
+    shard: tuple[int, int] = (0, 1)
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this guild's events here (None: a DM, shard 0's)."""
+        shard_id, shard_count = self.shard
+        return shard_id == (0 if guild_id is None else shard_of(guild_id, shard_count))
 
     @property
     def connected(self) -> bool:
@@ -126,18 +136,23 @@ class GatewayHub:
         if data.get("token") != self.token:
             await connection.ws.close(code=AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
+        shard = data.get("shard") or [0, 1]
+        if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            await connection.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
         self.identify_count += 1
-        session = GatewaySession(id=session_id(), intents=int(data.get("intents") or 0))
+        session = GatewaySession(
+            id=session_id(), intents=int(data.get("intents") or 0), shard=(shard[0], shard[1])
+        )
         session.connection = connection
         connection.session = session
         self.sessions.append(session)
         await self.dispatch(session, "READY", self._ready_payload(session))
         if session.intents & payloads.GUILDS_INTENT:
-            await self.dispatch(
-                session,
-                "GUILD_CREATE",
-                payloads.guild_create(self.state.guild, intents=session.intents),
-            )
+            for guild in self.guilds_of(session):
+                await self.dispatch(
+                    session, "GUILD_CREATE", payloads.guild_create(guild, intents=session.intents)
+                )
         session.ready.set()
         self._update_connected()
         await self.state.notify()
@@ -146,11 +161,13 @@ class GatewayHub:
         return {
             "v": 10,
             "user": payloads.user(self.state.bot_user),
-            "guilds": [{"id": str(self.state.guild.id), "unavailable": True}],
+            "guilds": [
+                {"id": str(guild.id), "unavailable": True} for guild in self.guilds_of(session)
+            ],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.url,
-            "shard": [0, 1],
+            "shard": list(session.shard),
             "application": {"id": str(self.state.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
@@ -183,7 +200,9 @@ class GatewayHub:
         await self.state.notify()
 
     async def _send_member_chunk(self, session: GatewaySession, data: JsonDict) -> None:
-        guild = self.state.guild
+        guild = self.state.guild_by_id(int(data.get("guild_id") or 0))
+        if guild is None or not session.owns(guild.id):
+            return
         users = guild.all_users()
         if data.get("user_ids"):
             wanted = {int(user_id) for user_id in data["user_ids"]}
@@ -217,19 +236,60 @@ class GatewayHub:
             session for session in self.sessions if not session.ended and session.ready.is_set()
         ]
 
-    async def broadcast(self, event: str, data: Any, *, intent: int) -> None:
+    def guilds_of(self, session: GatewaySession) -> list[FakeGuild]:
+        return [guild for guild in self.state.guilds if session.owns(guild.id)]
+
+    async def broadcast(
+        self, event: str, data: Any, *, intent: int, guild_id: int | None = None
+    ) -> None:
+        """Dispatch a guild's event to every session with the intent of the shard owning the
+        guild (default: the first guild)."""
+        owner = guild_id or self.state.guild.id
         for session in self.live_sessions():
-            if session.intents & intent:
+            if session.intents & intent and session.owns(owner):
                 await self.dispatch(session, event, data)
 
-    def interaction_target(self) -> GatewaySession | None:
-        """Discord sends an interaction to one session: here the newest connected one."""
-        connected = [session for session in self.live_sessions() if session.connected]
+    def interaction_target(self, guild_id: int | None) -> GatewaySession | None:
+        """Discord sends an interaction to one session of the shard owning its guild (a DM's to
+        shard 0): here the newest connected one."""
+        return self._newest(lambda session: session.owns(guild_id))
+
+    def _newest(self, accept: Callable[[GatewaySession], bool]) -> GatewaySession | None:
+        connected = [s for s in self.live_sessions() if s.connected and accept(s)]
         return connected[-1] if connected else None
 
     async def wait_for_session(self, timeout: float) -> GatewaySession:
+        """The newest ready, connected session, of any shard."""
         return await self.state.wait_for(
-            self.interaction_target, timeout, lambda: "no bot is connected to the fake gateway"
+            lambda: self._newest(lambda session: True),
+            timeout,
+            lambda: "no bot is connected to the fake gateway",
+        )
+
+    async def wait_for_target(self, guild_id: int | None, timeout: float) -> GatewaySession:
+        return await self.state.wait_for(
+            lambda: self.interaction_target(guild_id),
+            timeout,
+            lambda: f"no bot is connected to the fake gateway with the shard of guild {guild_id}",
+        )
+
+    async def wait_for_shards(self, shard_count: int, timeout: float) -> list[GatewaySession]:
+        """One ready, connected session per shard 0..shard_count-1, whichever clients run them."""
+
+        def find() -> list[GatewaySession] | None:
+            by_shard = {
+                session.shard[0]: session
+                for session in self.live_sessions()
+                if session.connected and session.shard[1] == shard_count
+            }
+            return (
+                [by_shard[k] for k in range(shard_count)] if len(by_shard) == shard_count else None
+            )
+
+        return await self.state.wait_for(
+            find,
+            timeout,
+            lambda: f"shards ready: {[s.shard for s in self.live_sessions() if s.connected]}",
         )
 
     def _update_connected(self) -> None:
@@ -249,10 +309,30 @@ class GatewayHub:
                 data["guild_id"] = str(message.guild_id)
         else:
             data = dict(message.raw)
-            if is_guild:
-                data["member"] = payloads.member(self.state.guild, self.state.bot_user)
+            guild = self.state.home_of(message.channel_id)
+            if is_guild and guild is not None:
+                author = self.state.users_by_id()[message.author_id or self.state.bot_user.id]
+                data["member"] = payloads.member(guild, author)
                 del data["member"]["user"]
-        await self.broadcast(event, data, intent=intent)
+        for session in self.live_sessions():
+            if session.intents & intent and session.owns(message.guild_id):
+                await self.dispatch(session, event, self._as_seen_by(session, message, data))
+
+    def _as_seen_by(
+        self, session: GatewaySession, message: FakeMessage, data: JsonDict
+    ) -> JsonDict:
+        """Without the privileged MESSAGE_CONTENT intent, a member's guild message arrives with
+        its content, embeds, attachments and components empty, unless it mentions the bot."""
+        hidden = (
+            message.author_id is not None
+            and message.guild_id is not None
+            and not session.intents & payloads.MESSAGE_CONTENT_INTENT
+            and self.state.bot_user.id not in message.pinged_users
+            and "content" in data
+        )
+        if not hidden:
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
     async def disconnect_all(self, code: int = 4000) -> None:
         """Drop every connection without ending sessions; discord.py RESUMEs."""

@@ -56,9 +56,11 @@ class FakeChannel:
 class FakeGuild:
     """Owner (admin), alice and bob (plain members), the bot, two text channels."""
 
-    def __init__(self, bot_user: FakeUser) -> None:
-        self.id = snowflake()
-        self.name = "Fake Guild"
+    def __init__(
+        self, bot_user: FakeUser, *, guild_id: int | None = None, name: str = "Fake Guild"
+    ) -> None:
+        self.id = guild_id or snowflake()
+        self.name = name
         self.created = iso_now()
         self.bot_user = bot_user
         self.users = FakeUsers(

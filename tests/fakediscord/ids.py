@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
+# lcm(1..10): guild ids whose timestamps are consecutive from a multiple of it spread over
+# shards round-robin for every shard count that divides it.
+SHARD_CYCLE = 2520
+
 _counter = itertools.count()
 _last_snowflake = 0
 
@@ -20,6 +24,19 @@ def snowflake() -> int:
     candidate = (now_ms << 22) | (next(_counter) % 4096)
     _last_snowflake = max(candidate, _last_snowflake + 1)
     return _last_snowflake
+
+
+def guild_snowflakes(count: int) -> list[int]:
+    """Ids for `count` guilds, guild k on shard k % n (Discord: `(id >> 22) % n`) for any
+    shard count n dividing 2520 (1 to 10, 12, 14, 15, ...); their times are just past."""
+    now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    first_ms = (now_ms - count) // SHARD_CYCLE * SHARD_CYCLE
+    return [((first_ms + k) << 22) | (snowflake() & 0x3FFFFF) for k in range(count)]
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (guild_id >> 22) % shard_count
 
 
 def interaction_token() -> str:

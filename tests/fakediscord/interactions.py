@@ -1,4 +1,4 @@
-"""INTERACTION_CREATE payloads: slash commands, autocomplete, component clicks.
+"""INTERACTION_CREATE payloads: slash commands, context menus, autocomplete, component clicks.
 
 Option types come from the synced command when the bot has synced it (as Discord knows
 them), else from the Python value: str 3, int 4, bool 5, float 10, FakeUser 6, and 11 for
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakediscord import payloads
+from tests.fakediscord.guild import FakeGuild
 from tests.fakediscord.ids import interaction_token, snowflake
 from tests.fakediscord.models import FakeMessage, FakeUser, JsonDict
 from tests.fakediscord.state import FakeState
@@ -27,6 +28,7 @@ STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT =
     11,
 )
 GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+USER_MENU, MESSAGE_MENU = 2, 3
 
 AttachmentSpec = tuple[str, bytes, str]
 
@@ -62,10 +64,15 @@ def _infer_type(value: Any) -> int:
 class InteractionBuilder:
     def __init__(self, state: FakeState) -> None:
         self.state = state
-        self.guild = state.guild
+
+    def guild_of(self, channel_id: int) -> FakeGuild:
+        guild = self.state.home_of(channel_id)
+        if guild is None:
+            raise ValueError(f"channel {channel_id} is neither a guild channel nor a DM")
+        return guild
 
     def base(self, interaction_type: int, user: FakeUser, channel_id: int) -> JsonDict:
-        guild = self.guild
+        guild = self.guild_of(channel_id)
         payload: JsonDict = {
             "id": str(snowflake()),
             "application_id": str(self.state.application_id),
@@ -91,8 +98,7 @@ class InteractionBuilder:
             )
         else:
             recipient = guild.user(guild.dm_recipient(channel_id) or 0)
-            if recipient is None:
-                raise ValueError(f"channel {channel_id} is neither a guild channel nor a DM")
+            assert recipient is not None
             payload.update(
                 channel_id=str(channel_id),
                 channel=payloads.dm_channel(guild, channel_id, recipient),
@@ -116,7 +122,8 @@ class InteractionBuilder:
         focused: str | None = None,
     ) -> JsonDict:
         """Type 2 (or type 4 autocomplete when `focused` names the option being typed)."""
-        command = self.state.find_command(name, guild_command=guild_command)
+        guild = self.guild_of(channel_id)
+        command = self.state.find_command(name, guild_command=guild_command, guild_id=guild.id)
         schema = _schema_options(command, group, subcommand)
         types = {option["name"]: option["type"] for option in schema or []}
         resolved: dict[str, dict[str, JsonDict]] = {}
@@ -128,7 +135,7 @@ class InteractionBuilder:
                 raise ValueError(f"/{name} has no option {option_name!r}; it has {sorted(types)}")
             option_type = types.get(option_name) or _infer_type(value)
             option: JsonDict = {"name": option_name, "type": option_type}
-            option["value"] = self._option_value(option_type, value, resolved)
+            option["value"] = self._option_value(option_type, value, resolved, guild)
             if option_name == focused:
                 option["focused"] = True
             options.append(option)
@@ -149,18 +156,64 @@ class InteractionBuilder:
         }
         if resolved:
             data["resolved"] = resolved
-        if command is not None and "guild_id" in command:
-            data["guild_id"] = command["guild_id"]
-        elif command is None and guild_command:
-            data["guild_id"] = str(self.guild.id)
+        data.update(self._command_scope(command, guild_command, guild))
         payload = self.base(4 if focused else 2, user, channel_id)
         payload["data"] = data
         return payload
 
+    def context_menu(
+        self,
+        name: str,
+        target: FakeMessage | FakeUser,
+        *,
+        user: FakeUser,
+        channel_id: int,
+        guild_command: bool | None,
+    ) -> JsonDict:
+        """Type 2 for a right click: a message menu (data.type 3) or a user menu (data.type 2).
+
+        Discord sends no options, only the target, in full, under `resolved`.
+        """
+        menu_type = MESSAGE_MENU if isinstance(target, FakeMessage) else USER_MENU
+        guild = self.guild_of(channel_id)
+        command = self.state.find_command(
+            name, guild_command=guild_command, command_type=menu_type, guild_id=guild.id
+        )
+        resolved: dict[str, dict[str, JsonDict]] = {}
+        if isinstance(target, FakeMessage):
+            resolved["messages"] = {str(target.id): target.raw}
+        else:
+            self._option_value(USER, target, resolved, guild)
+        data: JsonDict = {
+            "id": command["id"] if command else str(snowflake()),
+            "name": name,
+            "type": menu_type,
+            "target_id": str(target.id),
+            "resolved": resolved,
+        }
+        data.update(self._command_scope(command, guild_command, guild))
+        payload = self.base(2, user, channel_id)
+        payload["data"] = data
+        return payload
+
+    @staticmethod
+    def _command_scope(
+        command: JsonDict | None, guild_command: bool | None, guild: FakeGuild
+    ) -> JsonDict:
+        """`data.guild_id` is there when the command was synced to the guild (or forced)."""
+        if command is not None and "guild_id" in command:
+            return {"guild_id": command["guild_id"]}
+        if command is None and guild_command:
+            return {"guild_id": str(guild.id)}
+        return {}
+
     def _option_value(
-        self, option_type: int, value: Any, resolved: dict[str, dict[str, JsonDict]]
+        self,
+        option_type: int,
+        value: Any,
+        resolved: dict[str, dict[str, JsonDict]],
+        guild: FakeGuild,
     ) -> Any:
-        guild = self.guild
         if option_type in (USER, MENTIONABLE) and isinstance(value, FakeUser):
             resolved.setdefault("users", {})[str(value.id)] = payloads.user(value)
             member = payloads.member(guild, value, channel_id=guild.channel_id)

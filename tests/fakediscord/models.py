@@ -62,10 +62,11 @@ class FakeFile:
 
 @dataclass
 class FakeMessage:
-    """A message the bot created, with what Discord would have pinged.
+    """A message the bot created (or a member posted), with what Discord would have pinged.
 
     `source` is "channel" (POST /channels/{id}/messages), "response" (an interaction's
     original response) or "followup"; `interaction_id` is set for the last two.
+    `author_id` is None for the bot's own messages, else the member who posted it.
     """
 
     id: int
@@ -88,6 +89,7 @@ class FakeMessage:
     created_at: float = 0.0
     edited_at: float | None = None
     edited_timestamp: str | None = None
+    author_id: int | None = None
     raw: JsonDict = field(default_factory=dict, repr=False)
 
     @property
@@ -134,6 +136,31 @@ class FakeInteraction:
     guild_id: int | None
     sent_at: float
     payload: JsonDict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FakeModal:
+    """A modal the bot opened (callback type 9) in answer to `interaction`."""
+
+    interaction: FakeInteraction
+    custom_id: str
+    title: str
+    components: list[JsonDict] = field(repr=False)
+
+    def inputs(self) -> list[JsonDict]:
+        """The fields a member fills in (text inputs, selects), in order, inside rows or labels."""
+        found: list[JsonDict] = []
+
+        def walk(components: list[JsonDict]) -> None:
+            for component in components:
+                if "custom_id" in component:
+                    found.append(component)
+                walk(component.get("components", []))
+                if component.get("component"):
+                    walk([component["component"]])
+
+        walk(self.components)
+        return found
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.fakediscord.models import EPHEMERAL_FLAG, LOADING_FLAG, CallbackRecord, FakeMessage
+from tests.fakediscord.models import (
+    EPHEMERAL_FLAG,
+    LOADING_FLAG,
+    CallbackRecord,
+    FakeMessage,
+    FakeModal,
+)
 from tests.fakediscord.rest_common import (
     AT,
     DiscordError,
@@ -23,7 +29,7 @@ from tests.fakediscord.rest_messages import (
     check_upload_size,
 )
 from tests.fakediscord.state import InteractionRecord
-from tests.fakediscord.validation import FieldError, choices_errors
+from tests.fakediscord.validation import FieldError, choices_errors, modal_errors
 
 PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE, MODAL = (
     1,
@@ -34,11 +40,13 @@ PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE, 
     8,
     9,
 )
-COMMAND_INTERACTION, COMPONENT_INTERACTION, AUTOCOMPLETE_INTERACTION = 2, 3, 4
+COMMAND_INTERACTION, COMPONENT_INTERACTION, AUTOCOMPLETE_INTERACTION, MODAL_SUBMIT = 2, 3, 4, 5
 ALLOWED_CALLBACKS = {
     COMMAND_INTERACTION: {MESSAGE, DEFERRED_MESSAGE, MODAL},
     COMPONENT_INTERACTION: {MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, MODAL},
     AUTOCOMPLETE_INTERACTION: {AUTOCOMPLETE},
+    # A modal cannot answer a modal; updating a message needs a modal opened from a click.
+    MODAL_SUBMIT: {MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE},
 }
 # Flags a bot may set on a response: suppress embeds, ephemeral, silent, components v2.
 RESPONSE_FLAGS = (1 << 2) | EPHEMERAL_FLAG | (1 << 12) | (1 << 15)
@@ -94,7 +102,9 @@ class InteractionRoutes:
         self, record: InteractionRecord, callback_type: int, data: dict, uploads: list
     ) -> list:
         interaction = record.interaction
-        if callback_type not in ALLOWED_CALLBACKS.get(interaction.type, set()):
+        updates = callback_type in (DEFERRED_UPDATE, UPDATE_MESSAGE)
+        allowed = ALLOWED_CALLBACKS.get(interaction.type, set())
+        if callback_type not in allowed or (updates and record.clicked_message_id is None):
             raise invalid_form(
                 [FieldError("type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid type")]
             )
@@ -102,10 +112,17 @@ class InteractionRoutes:
             errors = choices_errors(data.get("choices") or [])
             if errors:
                 raise invalid_form(errors)
+        elif callback_type == MODAL:
+            errors = modal_errors(data)
+            if errors:
+                raise invalid_form(errors)
+            record.modal = FakeModal(
+                interaction, data["custom_id"], data["title"], list(data["components"])
+            )
         files: list = []
         if callback_type in (MESSAGE, UPDATE_MESSAGE):
             check_message(data, uploads, editing=callback_type == UPDATE_MESSAGE)
-            check_upload_size(uploads, self.state.guild.upload_limit)
+            check_upload_size(uploads, self._upload_limit(record))
         if callback_type == MESSAGE:
             files = self.state.files_from(interaction.channel_id, data, uploads, keep=[])
             message = await self._create_response(record, data, files, flags=self._flags(data))
@@ -126,6 +143,10 @@ class InteractionRoutes:
                 await self.state.edit_message(clicked, data, new_files)
         record.response_type = callback_type
         return files
+
+    def _upload_limit(self, record: InteractionRecord) -> int:
+        guild = self.state.home_of(record.interaction.channel_id)
+        return (guild or self.state.guild).upload_limit
 
     @staticmethod
     def _flags(data: dict) -> int:
@@ -197,7 +218,7 @@ class InteractionRoutes:
         body = body_of(request)
         payload = json_of(request)
         check_message(payload, body.uploads, editing=False)
-        check_upload_size(body.uploads, self.state.guild.upload_limit)
+        check_upload_size(body.uploads, self._upload_limit(record))
         channel_id = record.interaction.channel_id
         original = self.state.messages.get(record.original_message_id or 0)
         if original is not None and original.loading and not original.deleted:
@@ -229,7 +250,7 @@ class InteractionRoutes:
         record = self._record(request)
         message = self._response_message(request, record)
         await apply_edit(
-            self.state, message, request, self.state.guild.upload_limit, ends_loading=True
+            self.state, message, request, self._upload_limit(record), ends_loading=True
         )
         return json_response(message.raw)
 

@@ -43,7 +43,6 @@ class ChannelRoutes:
     def __init__(self, context: RestContext) -> None:
         self.context = context
         self.state = context.state
-        self.guild = context.state.guild
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_get("/channels/{channel_id}", self.get_channel)
@@ -58,16 +57,17 @@ class ChannelRoutes:
     def _channel(self, request: web.Request, *, posting: bool = False) -> int:
         """The channel id, or the error Discord gives for it (404 10003, 403 50001/50013/50007)."""
         channel_id = snowflake_param(request, "channel_id")
-        if channel_id in self.guild.channels:
-            code = self.guild.forbidden_channels.get(channel_id)
+        guild = self.state.home_of(channel_id)
+        if guild is None:
+            raise UNKNOWN_CHANNEL
+        if channel_id in guild.channels:
+            code = guild.forbidden_channels.get(channel_id)
             if code == MISSING_ACCESS or (code is not None and posting):
                 text = "Missing Access" if code == MISSING_ACCESS else "Missing Permissions"
                 raise DiscordError(403, code, text)
             return channel_id
-        recipient = self.guild.dm_recipient(channel_id)
-        if recipient is None:
-            raise UNKNOWN_CHANNEL
-        if posting and recipient in self.guild.blocked_dms:
+        recipient = guild.dm_recipient(channel_id)
+        if posting and recipient in guild.blocked_dms:
             raise DiscordError(403, 50007, "Cannot send messages to this user")
         return channel_id
 
@@ -80,17 +80,20 @@ class ChannelRoutes:
         return message
 
     def _upload_limit(self, channel_id: int) -> int:
-        return (
-            self.guild.upload_limit if channel_id in self.guild.channels else DEFAULT_UPLOAD_LIMIT
-        )
+        guild = self.state.home_of(channel_id)
+        if guild is not None and channel_id in guild.channels:
+            return guild.upload_limit
+        return DEFAULT_UPLOAD_LIMIT
 
     async def get_channel(self, request: web.Request) -> web.Response:
         channel_id = self._channel(request)
-        if channel_id in self.guild.channels:
-            return json_response(payloads.text_channel(self.guild, self.guild.channels[channel_id]))
-        recipient = self.guild.user(self.guild.dm_recipient(channel_id) or 0)
+        guild = self.state.home_of(channel_id)
+        assert guild is not None
+        if channel_id in guild.channels:
+            return json_response(payloads.text_channel(guild, guild.channels[channel_id]))
+        recipient = guild.user(guild.dm_recipient(channel_id) or 0)
         assert recipient is not None
-        return json_response(payloads.dm_channel(self.guild, channel_id, recipient))
+        return json_response(payloads.dm_channel(guild, channel_id, recipient))
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel_id = self._channel(request, posting=True)
@@ -136,11 +139,12 @@ class ChannelRoutes:
 
     async def create_dm(self, request: web.Request) -> web.Response:
         recipient_id = int(json_of(request).get("recipient_id") or 0)
-        recipient = self.guild.user(recipient_id)
+        recipient = self.state.users_by_id().get(recipient_id)
         if recipient is None or recipient.bot:
             raise DiscordError(400, 50033, "Invalid Recipient(s)")
-        channel_id = self.guild.dm_channel_for(recipient_id)
-        return json_response(payloads.dm_channel(self.guild, channel_id, recipient))
+        guild = self.state.guild_with_user(recipient_id)
+        channel_id = guild.dm_channel_for(recipient_id)
+        return json_response(payloads.dm_channel(guild, channel_id, recipient))
 
 
 async def apply_edit(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from tests.fakediscord import payloads
+from tests.fakediscord.guild import FakeGuild
 from tests.fakediscord.rest_common import (
     DiscordError,
     RestContext,
@@ -21,11 +22,16 @@ UNKNOWN_GUILD = DiscordError(404, 10004, "Unknown Guild")
 
 
 class MiscRoutes:
-    def __init__(self, context: RestContext, gateway_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        context: RestContext,
+        gateway_url: Callable[[], str],
+        recommended_shards: Callable[[], int],
+    ) -> None:
         self.context = context
         self.state = context.state
-        self.guild = context.state.guild
         self.gateway_url = gateway_url
+        self.recommended_shards = recommended_shards
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_get("/users/@me", self.me)
@@ -47,7 +53,7 @@ class MiscRoutes:
         return json_response(payloads.user(self.state.bot_user))
 
     async def get_user(self, request: web.Request) -> web.Response:
-        user = self.guild.user(snowflake_param(request, "user_id"))
+        user = self.state.users_by_id().get(snowflake_param(request, "user_id"))
         if user is None:
             raise DiscordError(404, 10013, "Unknown User")
         return json_response(payloads.user(user))
@@ -57,10 +63,16 @@ class MiscRoutes:
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url(), "shards": 1, "session_start_limit": limit})
+        return json_response(
+            {
+                "url": self.gateway_url(),
+                "shards": self.recommended_shards(),
+                "session_start_limit": limit,
+            }
+        )
 
     async def application(self, request: web.Request) -> web.Response:
-        owner = self.guild.users.owner
+        owner = self.state.guild.users.owner
         return json_response(
             payloads.application(self.state.application_id, owner, self.state.bot_user)
         )
@@ -71,7 +83,7 @@ class MiscRoutes:
         if "guild_id" not in request.match_info:
             return None
         guild_id = snowflake_param(request, "guild_id")
-        if guild_id != self.guild.id:
+        if self.state.guild_by_id(guild_id) is None:
             raise DiscordError(403, 50001, "Missing Access")
         return guild_id
 
@@ -88,22 +100,23 @@ class MiscRoutes:
             raise invalid_form(errors)
         return json_response(self.state.overwrite_commands(scope, commands))
 
-    def _guild(self, request: web.Request) -> None:
-        if snowflake_param(request, "guild_id") != self.guild.id:
+    def _guild(self, request: web.Request) -> FakeGuild:
+        guild = self.state.guild_by_id(snowflake_param(request, "guild_id"))
+        if guild is None:
             raise UNKNOWN_GUILD
+        return guild
 
     async def get_guild(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        return json_response(payloads.guild_object(self.guild))
+        return json_response(payloads.guild_object(self._guild(request)))
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        channels = self.guild.channels.values()
-        return json_response([payloads.text_channel(self.guild, channel) for channel in channels])
+        guild = self._guild(request)
+        channels = guild.channels.values()
+        return json_response([payloads.text_channel(guild, channel) for channel in channels])
 
     async def get_member(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        user = self.guild.user(snowflake_param(request, "user_id"))
+        guild = self._guild(request)
+        user = guild.user(snowflake_param(request, "user_id"))
         if user is None:
             raise DiscordError(404, 10007, "Unknown Member")
-        return json_response(payloads.member(self.guild, user))
+        return json_response(payloads.member(guild, user))

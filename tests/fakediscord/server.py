@@ -11,10 +11,12 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakediscord import payloads
-from tests.fakediscord.driving import InteractionDriving
 from tests.fakediscord.gateway import GatewayHub, GatewaySession
-from tests.fakediscord.ids import snowflake
+from tests.fakediscord.guild import FakeGuild
+from tests.fakediscord.ids import shard_of, snowflake
 from tests.fakediscord.interactions import InteractionBuilder
+from tests.fakediscord.members import MemberActions
+from tests.fakediscord.modals import ModalActions
 from tests.fakediscord.models import (
     CommandSync,
     FakeMessage,
@@ -40,15 +42,20 @@ MAX_REQUEST_BYTES = 512 * 1024 * 1024
 BOT_TOKEN = "fake-bot-token.for-tests-only.c2VjcmV0"
 
 
-class FakeDiscord(InteractionDriving):
+class FakeDiscord(MemberActions, ModalActions):
     """See the package docstring for the test-facing API."""
 
-    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+    def __init__(self, *, token: str = BOT_TOKEN, guilds: int = 1, shards: int = 1) -> None:
+        """`guilds` fake guilds (guild k on shard k % n for shard counts n dividing 2520);
+        `shards`: the shard count GET /gateway/bot recommends (AutoShardedClient uses it)."""
         self.token = token
+        self.recommended_shards = shards
         self.application_id = snowflake()
         # Like every application made since 2020, the bot user shares the application's id.
         self.bot_user = FakeUser(self.application_id, "Miraflow Test Bot", None, bot=True)
-        self.state = FakeState(bot_user=self.bot_user, application_id=self.application_id)
+        self.state = FakeState(
+            bot_user=self.bot_user, application_id=self.application_id, guilds=guilds
+        )
         self.gateway = GatewayHub(self.state, token)
         self.context = RestContext(self.state, self.gateway, token)
         self.builder = InteractionBuilder(self.state)
@@ -77,7 +84,9 @@ class FakeDiscord(InteractionDriving):
         api = web.Application(middlewares=[recording_middleware(self.context)])
         ChannelRoutes(self.context).register(api.router)
         InteractionRoutes(self.context).register(api.router)
-        MiscRoutes(self.context, lambda: self.gateway_url).register(api.router)
+        MiscRoutes(
+            self.context, lambda: self.gateway_url, lambda: self.recommended_shards
+        ).register(api.router)
         api.router.add_route("*", "/{tail:.*}", unknown_route)
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_get("/", self.gateway.handle)
@@ -150,6 +159,16 @@ class FakeDiscord(InteractionDriving):
     # the world
 
     @property
+    def guilds(self) -> list[FakeGuild]:
+        """Every guild (the first is `fd.guild_id`'s); each has id, name, channel_id,
+        other_channel_id, users, roles, like the attributes here."""
+        return self.state.guilds
+
+    @staticmethod
+    def shard_of(guild_id: int, shard_count: int) -> int:
+        return shard_of(guild_id, shard_count)
+
+    @property
     def guild_id(self) -> int:
         return self.state.guild.id
 
@@ -185,31 +204,44 @@ class FakeDiscord(InteractionDriving):
     def ack_deadline(self, seconds: float) -> None:
         self.context.ack_deadline = seconds
 
-    def set_upload_limit(self, limit: int) -> asyncio.Task[None]:
+    def set_upload_limit(self, limit: int, *, guild_id: int | None = None) -> asyncio.Task[None]:
         """Per-request upload limit for the guild (413 beyond it; interactions carry it).
 
         The change is immediate; connected clients get GUILD_UPDATE (with the matching boost
         tier when the limit is 10, 50 or 100 MiB) from the returned task, which may be awaited.
         """
-        self.state.guild.set_upload_limit(limit)
-        data = payloads.guild_object(self.state.guild)
-        return self._broadcast("GUILD_UPDATE", data)
+        guild = self.state.guild_by_id(guild_id or self.guild_id)
+        assert guild is not None, f"no fake guild {guild_id}"
+        guild.set_upload_limit(limit)
+        return self._broadcast("GUILD_UPDATE", payloads.guild_object(guild), guild)
 
     def delete_channel(self, channel_id: int) -> asyncio.Task[None]:
         """Later requests for that channel answer 404 10003; clients get CHANNEL_DELETE."""
-        channel = self.state.guild.delete_channel(channel_id)
-        return self._broadcast("CHANNEL_DELETE", payloads.text_channel(self.state.guild, channel))
+        guild = self._guild_with_channel(channel_id)
+        channel = guild.delete_channel(channel_id)
+        return self._broadcast("CHANNEL_DELETE", payloads.text_channel(guild, channel), guild)
 
     def forbid_channel(
         self, channel_id: int, *, missing_access: bool = False
     ) -> asyncio.Task[None]:
         """The bot loses Send Messages there (403 50013), or View Channel too (403 50001)."""
-        channel = self.state.guild.forbid_channel(channel_id, missing_access=missing_access)
-        return self._broadcast("CHANNEL_UPDATE", payloads.text_channel(self.state.guild, channel))
+        guild = self._guild_with_channel(channel_id)
+        channel = guild.forbid_channel(channel_id, missing_access=missing_access)
+        return self._broadcast("CHANNEL_UPDATE", payloads.text_channel(guild, channel), guild)
 
-    def _broadcast(self, event: str, data: dict[str, Any]) -> asyncio.Task[None]:
+    def _guild_with_channel(self, channel_id: int) -> FakeGuild:
+        guild = self.state.home_of(channel_id)
+        if guild is None or not guild.is_text_channel(channel_id):
+            raise KeyError(f"no fake guild has a text channel {channel_id}")
+        return guild
+
+    def _broadcast(
+        self, event: str, data: dict[str, Any], guild: FakeGuild | None = None
+    ) -> asyncio.Task[None]:
+        """Send a guild event (default: the first guild's) to the clients of its shard."""
+        guild_id = (guild or self.state.guild).id
         task = asyncio.get_running_loop().create_task(
-            self.gateway.broadcast(event, data, intent=payloads.GUILDS_INTENT)
+            self.gateway.broadcast(event, data, intent=payloads.GUILDS_INTENT, guild_id=guild_id)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -217,10 +249,10 @@ class FakeDiscord(InteractionDriving):
 
     def block_dms(self, user_id: int) -> None:
         """Posting in that user's DM channel answers 403 50007."""
-        self.state.guild.blocked_dms.add(user_id)
+        self.state.guild_with_user(user_id).blocked_dms.add(user_id)
 
     def dm_channel_id(self, user_id: int) -> int:
-        return self.state.guild.dm_channel_for(user_id)
+        return self.state.guild_with_user(user_id).dm_channel_for(user_id)
 
     # messages
 
@@ -237,7 +269,7 @@ class FakeDiscord(InteractionDriving):
         return [message for message in self.state.messages.values() if not message.deleted]
 
     def dm_messages(self, user_id: int) -> list[FakeMessage]:
-        channel_id = self.state.guild.dm_channels.get(user_id)
+        channel_id = self.state.guild_with_user(user_id).dm_channels.get(user_id)
         return (
             []
             if channel_id is None
@@ -285,6 +317,13 @@ class FakeDiscord(InteractionDriving):
     async def wait_for_ready_client(self, timeout: float = 10.0) -> GatewaySession:
         """Wait until a client has IDENTIFYed and got READY + GUILD_CREATE."""
         return await self.gateway.wait_for_session(timeout)
+
+    async def wait_for_shards(
+        self, shard_count: int, timeout: float = 10.0
+    ) -> list[GatewaySession]:
+        """Wait until shards 0..shard_count-1 each have a ready, connected session (from one
+        client or several); returns them by shard id."""
+        return await self.gateway.wait_for_shards(shard_count, timeout)
 
     async def disconnect_all(self) -> None:
         """Close every gateway connection (Discord restarting); clients RESUME their sessions."""

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from tests.fakediscord import payloads
 from tests.fakediscord.guild import FakeGuild, iso_now
-from tests.fakediscord.ids import snowflake
+from tests.fakediscord.ids import guild_snowflakes, snowflake
 from tests.fakediscord.mentions import compute_pings
 from tests.fakediscord.models import (
     EPHEMERAL_FLAG,
@@ -24,6 +24,7 @@ from tests.fakediscord.models import (
     FakeFile,
     FakeInteraction,
     FakeMessage,
+    FakeModal,
     FakeUser,
     JsonDict,
     RestCall,
@@ -61,6 +62,7 @@ class InteractionRecord:
     followup_ids: list[int] = field(default_factory=list)
     clicked_message_id: int | None = None
     expired: bool = False
+    modal: FakeModal | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -83,10 +85,14 @@ def sniff_content_type(filename: str, data: bytes, declared: str) -> str:
 
 
 class FakeState:
-    def __init__(self, *, bot_user: FakeUser, application_id: int) -> None:
+    def __init__(self, *, bot_user: FakeUser, application_id: int, guilds: int = 1) -> None:
         self.bot_user = bot_user
         self.application_id = application_id
-        self.guild = FakeGuild(bot_user)
+        self.guilds = [
+            FakeGuild(bot_user, guild_id=guild_id, name=f"Fake Guild{f' {k + 1}' if k else ''}")
+            for k, guild_id in enumerate(guild_snowflakes(guilds))
+        ]
+        self.guild = self.guilds[0]
         self.origin = ""
         self.messages: dict[int, FakeMessage] = {}
         self.blobs: dict[int, FakeFile] = {}
@@ -117,10 +123,32 @@ class FakeState:
             except TimeoutError:
                 raise TimeoutError(f"after {timeout}s: {describe()}") from None
 
-    # users
+    # the guilds, their members and channels
 
     def users_by_id(self) -> dict[int, FakeUser]:
-        return {user.id: user for user in self.guild.all_users()}
+        return {user.id: user for guild in self.guilds for user in guild.all_users()}
+
+    def guild_by_id(self, guild_id: int) -> FakeGuild | None:
+        return next((guild for guild in self.guilds if guild.id == guild_id), None)
+
+    def guild_with_user(self, user_id: int) -> FakeGuild:
+        """The guild a member belongs to (the bot: the first); KeyError for a stranger."""
+        for guild in self.guilds:
+            if guild.user(user_id) is not None:
+                return guild
+        raise KeyError(f"no fake guild has a member {user_id}")
+
+    def home_of(self, channel_id: int) -> FakeGuild | None:
+        """The guild holding a text channel, or a DM with one of its members; None if unknown."""
+        for guild in self.guilds:
+            if guild.is_text_channel(channel_id) or guild.dm_recipient(channel_id) is not None:
+                return guild
+        return None
+
+    def guild_id_of(self, channel_id: int) -> int | None:
+        """The guild a text channel belongs to; None for a DM."""
+        guild = self.home_of(channel_id)
+        return guild.id if guild is not None and guild.is_text_channel(channel_id) else None
 
     # uploads
 
@@ -175,8 +203,9 @@ class FakeState:
         source: str = "channel",
         interaction_id: int | None = None,
         flags: int | None = None,
+        author_id: int | None = None,
     ) -> FakeMessage:
-        guild_id = self.guild.id if self.guild.is_text_channel(channel_id) else None
+        guild_id = self.guild_id_of(channel_id)
         allowed = payload.get("allowed_mentions")
         pings = compute_pings(payload.get("content"), allowed)
         nonce = payload.get("nonce")
@@ -197,6 +226,7 @@ class FakeState:
             source=source,
             interaction_id=interaction_id,
             created_at=time.monotonic(),
+            author_id=author_id,
         )
         self.refresh_raw(message)
         self.messages[message.id] = message
@@ -254,9 +284,9 @@ class FakeState:
                     **({"name": interaction.name} if interaction.name else {}),
                 },
             )
-        message.raw = payloads.message(
-            message, author=self.bot_user, users_by_id=self.users_by_id(), extra=extra
-        )
+        users = self.users_by_id()
+        author = users[message.author_id] if message.author_id else self.bot_user
+        message.raw = payloads.message(message, author=author, users_by_id=users, extra=extra)
 
     async def _publish(self, event: str, message: FakeMessage) -> None:
         for listener in self.message_listeners:
@@ -304,15 +334,23 @@ class FakeState:
             result.setdefault("integration_types", [0])
         return result
 
-    def find_command(self, name: str, *, guild_command: bool | None) -> JsonDict | None:
-        """The registered slash command of that name, guild scope first, as Discord shows it."""
+    def find_command(
+        self,
+        name: str,
+        *,
+        guild_command: bool | None,
+        command_type: int = 1,
+        guild_id: int | None = None,
+    ) -> JsonDict | None:
+        """The registered command of that name and type (1 slash, 2 user menu, 3 message menu),
+        guild scope first (that guild, default the first), as Discord shows it."""
         scopes: list[int | None] = []
         if guild_command is not False:
-            scopes.append(self.guild.id)
+            scopes.append(guild_id or self.guild.id)
         if guild_command is not True:
             scopes.append(None)
         for scope in scopes:
             for command in self.registered_commands.get(scope, []):
-                if command["name"] == name and command.get("type", 1) == 1:
+                if command["name"] == name and command.get("type", 1) == command_type:
                     return command
         return None

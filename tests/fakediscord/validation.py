@@ -156,3 +156,52 @@ def _command_errors(command: dict[str, Any], path: str, *, is_slash: bool) -> li
         errors.extend(_command_errors(option, option_path, is_slash=True))
         errors.extend(choices_errors(option.get("choices") or [], f"{option_path}.choices"))
     return errors
+
+
+MODAL_TITLE, MODAL_COMPONENTS, INPUT_LABEL, INPUT_TEXT, PLACEHOLDER = 45, 5, 45, 4000, 100
+TEXT_INPUT, LABEL = 4, 18
+
+
+def modal_errors(data: dict[str, Any]) -> list[FieldError]:
+    """A modal callback's data: title, custom_id, 1 to 5 rows or labels, each text input sane."""
+    errors: list[FieldError] = []
+    title = data.get("title")
+    if not isinstance(title, str) or not 1 <= len(title) <= MODAL_TITLE:
+        errors.append(_too_long("data.title", MODAL_TITLE))
+    custom_id = data.get("custom_id")
+    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
+        errors.append(_too_long("data.custom_id", MAX_CUSTOM_ID))
+    components = data.get("components")
+    if not isinstance(components, list) or not 1 <= len(components) <= MODAL_COMPONENTS:
+        return [*errors, _too_long("data.components", MODAL_COMPONENTS)]
+    for index, component in enumerate(components):
+        path = f"data.components.{index}"
+        if component.get("type") == LABEL:
+            if len(component.get("label") or "") > INPUT_LABEL:
+                errors.append(_too_long(f"{path}.label", INPUT_LABEL))
+            inner = [(f"{path}.component", component.get("component") or {})]
+        else:
+            inner = [
+                (f"{path}.components.{i}", item)
+                for i, item in enumerate(component.get("components") or [])
+            ]
+        for item_path, item in inner:
+            if item.get("type") == TEXT_INPUT:
+                errors.extend(_text_input_errors(item, item_path))
+    return errors
+
+
+def _text_input_errors(item: dict[str, Any], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    custom_id = item.get("custom_id") or ""
+    if not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
+        errors.append(_too_long(f"{path}.custom_id", MAX_CUSTOM_ID))
+    if item.get("style") not in (1, 2):
+        errors.append(FieldError(f"{path}.style", "BASE_TYPE_CHOICES", "Value must be 1 or 2."))
+    for key, limit in (("label", INPUT_LABEL), ("placeholder", PLACEHOLDER), ("value", INPUT_TEXT)):
+        if len(item.get(key) or "") > limit:
+            errors.append(_too_long(f"{path}.{key}", limit))
+    for key in ("min_length", "max_length"):
+        if item.get(key) is not None and not 0 <= item[key] <= INPUT_TEXT:
+            errors.append(_too_long(f"{path}.{key}", INPUT_TEXT))
+    return errors

@@ -8,13 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.jobs.job_requests import PictureRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
-from bot.jobs.service import JobService, Quotas
+from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from tests.jobs.fakes import RecordingFrontend
 
 SPEED = 200.0
 
@@ -31,14 +33,6 @@ class RecordingDelivery:
         self.event.set()
 
 
-class QuietStatus:
-    async def refresh(self, job, *, force=False):
-        return None
-
-    async def tell_requester(self, job, text):
-        return True
-
-
 @pytest.fixture
 async def world(tmp_path):
     async with run_simulator(SimulatorConfig(speed=SPEED, seed=3)) as sim:
@@ -46,9 +40,15 @@ async def world(tmp_path):
         async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
             schedule = Schedule(SPEED)
             delivery = RecordingDelivery(store)
-            poller = Poller(store, client, delivery, QuietStatus(), PollerConfig(schedule=schedule))
+            frontend = RecordingFrontend()
+            poller = Poller(store, client, delivery, frontend, PollerConfig(schedule=schedule))
             service = JobService(
-                store, client, quotas=Quotas(100, 100), wake_poller=poller.wake, schedule=schedule
+                store,
+                client,
+                frontend,
+                quotas=Quotas(100, 100),
+                wake_poller=poller.wake,
+                schedule=schedule,
             )
             poller.start()
             yield SimpleNamespace(
@@ -62,12 +62,12 @@ async def submit(service, kind, n, client=None):
     if kind is JobKind.VIDEO:
         avatar = (await client.list_avatars())[0].id
         voice = (await client.list_voices())[0].id
-        params = {"avatar_id": avatar, "voice_id": voice, "text": f"hello {n}", "name": f"v{n}"}
+        request = TextVideoRequest(
+            avatar_id=avatar, voice_id=voice, text=f"hello {n}", name=f"v{n}"
+        )
     else:
-        params = {"prompt": f"picture {n}", "name": f"p{n}", "seed": n}
-    return await service.submit(
-        kind, params, user_id=n, channel_id=1, guild_id=1, upload_limit=10**7
-    )
+        request = PictureRequest(prompt=f"picture {n}", name=f"p{n}", seed=n)
+    return await service.submit(Origin(n, 1, 1, 10**7), request)
 
 
 async def wait_delivered(delivery, count, timeout=10.0):
@@ -94,7 +94,12 @@ async def test_one_broken_job_does_not_stop_the_others(world):
     service = world.service
     delivery = world.delivery
     broken = store.create_job(
-        kind=JobKind.IMAGE, user_id=9, channel_id=1, guild_id=1, params={}, upload_limit=1
+        kind=JobKind.IMAGE,
+        user_id=9,
+        channel_id=1,
+        guild_id=1,
+        request=PictureRequest(prompt=""),
+        upload_limit=1,
     )
     store.set_state(broken.id, JobState.QUEUED)  # no Miraflow job id: every poll of it fails
     jobs = [await submit(service, JobKind.IMAGE, n) for n in range(3)]
@@ -161,9 +166,15 @@ async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):
         async with MiraflowClient(sim.api_key, base_url=sim.base_url, max_retries=0) as client:
             schedule = Schedule(SPEED)
             delivery = RecordingDelivery(store)
-            poller = Poller(store, client, delivery, QuietStatus(), PollerConfig(schedule=schedule))
+            frontend = RecordingFrontend()
+            poller = Poller(store, client, delivery, frontend, PollerConfig(schedule=schedule))
             service = JobService(
-                store, client, quotas=Quotas(9, 9), wake_poller=poller.wake, schedule=schedule
+                store,
+                client,
+                frontend,
+                quotas=Quotas(9, 9),
+                wake_poller=poller.wake,
+                schedule=schedule,
             )
             sim.config.image_seconds = (400.0, 400.0)  # 2 s real: still working after the 429
             poller.start()

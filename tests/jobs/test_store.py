@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -13,10 +14,19 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-import bot.jobs.store as store_module
-from bot.jobs.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate
-from bot.jobs.models import ACTIVE_STATES, POLLABLE_STATES, Job, JobKind, JobState
+import bot.jobs.store.tuning as store_module
+from bot.jobs.job_requests import (
+    AudioVideoRequest,
+    EditRequest,
+    FoundVideo,
+    InpaintRequest,
+    PictureRequest,
+    TextVideoRequest,
+    UnreadableRequest,
+)
+from bot.jobs.models import ACTIVE_STATES, POLLABLE_STATES, Job, JobKind, JobSource, JobState
 from bot.jobs.store import JobStore, UserDefaults
+from bot.jobs.store.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate
 
 T0 = 1_700_000_000.0
 
@@ -38,7 +48,7 @@ def new_job(store: JobStore, **overrides: Any) -> Job:
         "user_id": 111,
         "channel_id": 222,
         "guild_id": 333,
-        "params": {"prompt": "a lighthouse at dusk", "seed": 7},
+        "request": PictureRequest(prompt="a lighthouse at dusk", seed=7),
         "upload_limit": 10 * 1024 * 1024,
         "now": T0,
     }
@@ -72,7 +82,12 @@ def query_plans(store: JobStore, call: Callable[[], object]) -> list[str]:
 
 
 def test_create_job_writes_a_submitting_row(store: JobStore) -> None:
-    job = new_job(store, kind=JobKind.VIDEO, guild_id=None, params={"text": "héllo", "n": [1]})
+    job = new_job(
+        store,
+        kind=JobKind.VIDEO,
+        guild_id=None,
+        request=TextVideoRequest(avatar_id="a", voice_id="v", text="héllo"),
+    )
 
     assert job.id > 0
     assert job.state is JobState.SUBMITTING
@@ -95,7 +110,10 @@ def test_every_job_field_survives_the_round_trip(store: JobStore) -> None:
         "status_message_id": 2**62 + 4,
         "result_message_id": 2**62 + 5,
         "result_channel_id": 2**62 + 6,
-        "params": {"prompt": "ünïcode ✓", "media_ids": ["m1", "m2"], "nested": {"x": None}},
+        "request": InpaintRequest(
+            prompt="ünïcode ✓", original_media_id="m1", mask_media_id="m2", seed=2**31 - 1
+        ),
+        "source": JobSource.REROLL,
         "progress": 42,
         "next_poll_at": T0 + 10.5,
         "attempts": 3,
@@ -123,12 +141,17 @@ def test_get_of_a_missing_job_is_none(store: JobStore) -> None:
 def test_update_converts_values_and_stamps_updated_at(store: JobStore) -> None:
     job = new_job(store)
 
-    store.update(job.id, state="working", kind="edit", params={"a": 1}, progress=5)
+    request = EditRequest(prompt="a", media_ids=("m1",))
+    written = store.update(
+        job.id, state="working", kind="edit", request=request, source="reroll", progress=5
+    )
 
     updated = store.get(job.id)
+    assert written == updated
     assert updated.state is JobState.WORKING
     assert updated.kind is JobKind.EDIT
-    assert updated.params == {"a": 1}
+    assert updated.request == request
+    assert updated.source is JobSource.REROLL
     assert updated.progress == 5
     assert updated.updated_at > T0  # stamped with the real clock
 
@@ -159,15 +182,94 @@ def test_params_that_are_not_a_json_object_read_as_empty(store: JobStore) -> Non
     store._db.execute("UPDATE jobs SET params = '{not json' WHERE id = ?", [broken.id])
     store._db.execute("UPDATE jobs SET params = '[1, 2]' WHERE id = ?", [not_object.id])
 
-    assert store.get(broken.id).params == {}
-    assert store.get(not_object.id).params == {}
+    assert store.get(broken.id).request == UnreadableRequest({})
+    assert store.get(not_object.id).request == UnreadableRequest({})
 
 
 def test_params_keep_keys_this_version_does_not_know(store: JobStore) -> None:
-    params = {"prompt": "p", "added_by_a_future_version": {"deep": [1, "two", None]}}
-    job = new_job(store, params=params)
+    params = {"v": 99, "type": "picture", "added_by_a_future_version": {"deep": [1, "two", None]}}
+    job = new_job(store, request=UnreadableRequest(params))
 
-    assert store.get(job.id).params == params
+    assert store.get(job.id).request == UnreadableRequest(params)
+    rewritten = store.update(job.id, progress=1)
+    assert rewritten is not None and rewritten.request == UnreadableRequest(params)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "expected"),
+    [
+        (
+            "image",
+            {"prompt": "p", "name": "n", "aspect_ratio": "1:1", "negative_prompt": None, "seed": 3},
+            PictureRequest(prompt="p", name="n", aspect_ratio="1:1", seed=3),
+        ),
+        (
+            "edit",
+            {"prompt": "p", "name": "n", "seed": 4, "media_ids": ["m1", "m2"]},
+            EditRequest(prompt="p", name="n", seed=4, media_ids=("m1", "m2")),
+        ),
+        (
+            "inpaint",
+            {"prompt": "p", "name": "n", "original_media_id": "o", "mask_media_id": "k"},
+            InpaintRequest(prompt="p", name="n", original_media_id="o", mask_media_id="k"),
+        ),
+        (
+            "video",
+            {
+                "avatar_id": "a",
+                "avatar_name": "Ava",
+                "name": "n",
+                "voice_id": "v",
+                "voice_name": "Aria",
+                "text": "hi",
+                "full_body": True,
+            },
+            TextVideoRequest(
+                avatar_id="a",
+                avatar_name="Ava",
+                name="n",
+                voice_id="v",
+                voice_name="Aria",
+                text="hi",
+                full_body=True,
+            ),
+        ),
+        (
+            "video",
+            {"avatar_id": "a", "name": "n", "audio_media_id": "m"},
+            AudioVideoRequest(avatar_id="a", name="n", audio_media_id="m"),
+        ),
+        (
+            "video",
+            {"name": "old", "video_id": "vid", "avatar_id": "a", "adopted": True},
+            FoundVideo(name="old", video_id="vid", avatar_id="a"),
+        ),
+    ],
+)
+def test_a_request_stored_before_typed_records_still_loads(
+    store: JobStore, kind: str, params: dict[str, Any], expected: object
+) -> None:
+    job = new_job(store)
+    store._db.execute(
+        "UPDATE jobs SET kind = ?, params = ? WHERE id = ?", [kind, json.dumps(params), job.id]
+    )
+
+    assert store.get(job.id).request == expected
+
+
+def test_a_stored_request_carries_its_format_version(store: JobStore) -> None:
+    job = new_job(store)
+    (text,) = store._db.execute("SELECT params FROM jobs WHERE id = ?", [job.id]).fetchone()
+
+    assert json.loads(text) == {
+        "v": 1,
+        "type": "picture",
+        "prompt": "a lighthouse at dusk",
+        "name": "",
+        "aspect_ratio": None,
+        "negative_prompt": None,
+        "seed": 7,
+    }
 
 
 # --- Jobs: state changes ---
@@ -176,7 +278,9 @@ def test_params_keep_keys_this_version_does_not_know(store: JobStore) -> None:
 def test_mark_submitted_moves_a_submitting_job_to_queued(store: JobStore) -> None:
     job = new_job(store)
 
-    assert store.mark_submitted(job.id, "mf-1", next_poll_at=T0 + 4, now=T0 + 1) is True
+    moved = store.mark_submitted(job.id, "mf-1", next_poll_at=T0 + 4, now=T0 + 1)
+    assert moved is not None and moved.state is JobState.QUEUED
+    assert moved == store.get(job.id)
 
     submitted = store.get(job.id)
     assert submitted.state is JobState.QUEUED
@@ -192,13 +296,14 @@ def test_mark_submitted_records_the_id_but_keeps_a_cancelled_job_cancelled(
     job = new_job(store)
     store.set_state(job.id, JobState.CANCELLED, now=T0)
 
-    assert store.mark_submitted(job.id, "mf-2", next_poll_at=T0 + 4, now=T0 + 1) is False
+    kept = store.mark_submitted(job.id, "mf-2", next_poll_at=T0 + 4, now=T0 + 1)
+    assert kept is not None and kept.state is JobState.CANCELLED
 
     cancelled = store.get(job.id)
     assert cancelled.state is JobState.CANCELLED
     assert cancelled.miraflow_job_id == "mf-2"  # what was paid for stays known
     assert cancelled.next_poll_at is None
-    assert store.mark_submitted(999, "mf-3", next_poll_at=T0) is False
+    assert store.mark_submitted(999, "mf-3", next_poll_at=T0) is None
 
 
 def test_guarded_set_state_changes_nothing_from_another_state(store: JobStore) -> None:
@@ -209,10 +314,10 @@ def test_guarded_set_state_changes_nothing_from_another_state(store: JobStore) -
         job.id, JobState.FAILED, error="x", now=T0 + 9, only_from={JobState.WORKING}
     )
 
-    assert changed is False
+    assert changed is None
     assert store.get(job.id) == before
-    assert store.set_state(job.id, JobState.FAILED, only_from=()) is False
-    assert store.set_state(999, JobState.FAILED) is False
+    assert store.set_state(job.id, JobState.FAILED, only_from=()) is None
+    assert store.set_state(999, JobState.FAILED) is None
 
 
 def test_guarded_set_state_moves_from_an_allowed_state(store: JobStore) -> None:
@@ -226,8 +331,8 @@ def test_guarded_set_state_moves_from_an_allowed_state(store: JobStore) -> None:
         only_from={JobState.SUBMITTING, JobState.QUEUED},
     )
 
-    assert changed is True
     failed = store.get(job.id)
+    assert changed == failed
     assert failed.state is JobState.FAILED
     assert failed.error == "out of credits"
     assert failed.updated_at == T0 + 9
@@ -558,7 +663,8 @@ def test_a_v1_database_is_upgraded_and_keeps_its_jobs(db_path: Path) -> None:
     with JobStore(db_path) as store:
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         job = store.due_jobs(T0, limit=10)[0]
-        assert (job.user_id, job.params) == (5, {"prompt": "from v1"})
+        assert (job.user_id, job.request) == (5, PictureRequest(prompt="from v1"))
+        assert job.source is JobSource.COMMAND
         store.set_meta("k", "v")
         store.set_user_defaults(5, voice_id="vo")
         assert store.get_meta("k") == "v"
@@ -656,5 +762,31 @@ def test_the_per_user_queries_use_the_user_index(store: JobStore) -> None:
 
 def test_adopted_results_do_not_count_towards_the_daily_quota(store: JobStore) -> None:
     new_job(store, user_id=7)
-    new_job(store, user_id=7, params={"name": "an old video", "adopted": True})
+    new_job(
+        store,
+        user_id=7,
+        request=FoundVideo(name="an old video", video_id="v"),
+        source=JobSource.VIDEOS_GET,
+    )
     assert store.count_since(7, T0 - 1) == 1
+
+
+def test_a_v3_database_moves_adopted_jobs_to_the_source_column(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = Database(sqlite3.connect(db_path, isolation_level=None))
+    assert migrate(old, MIGRATIONS[:3]) == 3
+    row = {"state": "delivered", "user_id": 7, "channel_id": 1, "upload_limit": 1}
+    row.update(created_at=T0, updated_at=T0)
+    old["jobs"].insert({**row, "kind": "video", "params": '{"video_id": "v", "adopted": true}'})
+    old["jobs"].insert({**row, "kind": "image", "params": '{"prompt": "p", "seed": 1}'})
+    old["jobs"].insert({**row, "kind": "image", "params": "{not json"})
+    old.close()
+
+    with JobStore(db_path) as store:
+        adopted, asked, broken = (store.get(n) for n in (1, 2, 3))
+        assert adopted.source is JobSource.VIDEOS_GET
+        assert adopted.request == FoundVideo(video_id="v")
+        assert asked.source is JobSource.COMMAND
+        assert asked.request == PictureRequest(prompt="p", seed=1)
+        assert broken.source is JobSource.COMMAND
+        assert store.count_since(7, T0 - 1) == 2

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.discord_side.words import miraflow_error_text
 from bot.miraflow import (
     AuthenticationError,
     Avatar,
@@ -260,7 +261,7 @@ async def test_bad_request_carries_the_server_message(client):
     assert caught.value.status == 400
     assert "aspectRatio" in caught.value.message
     assert not caught.value.out_of_credits
-    assert "aspectRatio" in caught.value.user_message
+    assert "aspectRatio" in miraflow_error_text(caught.value)
 
 
 async def test_out_of_credits_is_told_apart(sim, client):
@@ -270,7 +271,7 @@ async def test_out_of_credits_is_told_apart(sim, client):
         await client.generate_image("a cat", "cat")
 
     assert caught.value.out_of_credits
-    assert "credits" in caught.value.user_message
+    assert "credits" in miraflow_error_text(caught.value)
 
 
 async def test_wrong_key_is_an_authentication_error(sim):
@@ -279,7 +280,9 @@ async def test_wrong_key_is_an_authentication_error(sim):
             await client.list_avatars()
 
     assert caught.value.status == 401
-    assert caught.value.user_message == "The bot's Miraflow key is wrong: tell a server admin."
+    assert (
+        miraflow_error_text(caught.value) == "The bot's Miraflow key is wrong: tell a server admin."
+    )
     assert sim.count("GET", "/api/avatars") == 1
 
 
@@ -299,7 +302,7 @@ async def test_rate_limit_error_carries_retry_after(sim):
             await client.list_avatars()
 
     assert caught.value.status == 429 and caught.value.retry_after == 7.0
-    assert "7 seconds" in caught.value.user_message
+    assert "7 seconds" in miraflow_error_text(caught.value)
 
 
 async def test_server_error_after_the_retries_run_out(sim, client):
@@ -321,7 +324,7 @@ async def test_connection_refused():
             await client.list_avatars()
 
     assert caught.value.request_sent is False
-    assert "reach Miraflow" in caught.value.user_message
+    assert "reach Miraflow" in miraflow_error_text(caught.value)
 
 
 async def test_timeout_on_a_read_is_retried_then_raised(sim):
@@ -362,7 +365,7 @@ async def test_a_long_error_message_is_cut(sim):
             await client.generate_image("a cat", "cat")
 
     assert 0 < len(caught.value.message) <= 300
-    assert len(caught.value.user_message) < 250
+    assert len(miraflow_error_text(caught.value)) < 250
 
 
 # ---- retries -------------------------------------------------------------------------------
@@ -545,7 +548,7 @@ async def test_the_key_appears_in_no_log_error_or_repr(sim, caplog):
         texts += [
             str(error),
             repr(error),
-            error.user_message,
+            miraflow_error_text(error),
             "".join(traceback.format_exception(error)),
         ]
     assert all(API_KEY not in text for text in texts)

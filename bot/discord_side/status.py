@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import aiohttp
 import discord
 
 from bot.jobs.models import Job
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.ui.progress import status_line
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ def mention_only(user_id: int) -> discord.AllowedMentions:
 
 
 class StatusBoard:
-    def __init__(self, bot: discord.Client, store: JobStore, clock=time.time) -> None:
+    def __init__(
+        self, bot: discord.Client, store: Store, clock: Callable[[], float] = time.time
+    ) -> None:
         self._bot = bot
         self._store = store
         self._clock = clock
@@ -50,24 +53,23 @@ class StatusBoard:
         self._store.update(job.id, status_message_id=message.id, status_edited_at=self._clock())
         return message
 
-    def _editable(self, job: Job, force: bool) -> bool:
-        if job.status_message_id is None:
-            return False
+    def _editable(self, job: Job, message_id: int, force: bool) -> bool:
         now = self._clock()
-        created = discord.utils.snowflake_time(job.status_message_id).timestamp()
+        created = discord.utils.snowflake_time(message_id).timestamp()
         if now - created > MAX_EDIT_AGE:
             return False
         return force or job.status_edited_at is None or now - job.status_edited_at >= EDIT_INTERVAL
 
     async def refresh(self, job: Job, *, force: bool = False) -> None:
         """Show the job's current state; throttled unless `force` (for final states)."""
-        if not self._editable(job, force):
+        message_id = job.status_message_id
+        if message_id is None or not self._editable(job, message_id, force):
             return
         self._store.update(job.id, status_edited_at=self._clock())
         try:
             await (
                 self.channel(job)
-                .get_partial_message(job.status_message_id)
+                .get_partial_message(message_id)
                 .edit(content=status_line(job), allowed_mentions=discord.AllowedMentions.none())
             )
         except (discord.HTTPException, aiohttp.ClientError) as exc:

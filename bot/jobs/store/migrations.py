@@ -67,7 +67,20 @@ _V3_RESULT_CHANNEL = """
 ALTER TABLE jobs ADD COLUMN result_channel_id INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_JOBS, _V2_DEFAULTS_AND_META, _V3_RESULT_CHANNEL)
+# v4: where a job came from is a column, not an `adopted` key in its params. Requests
+# written from now on carry a format version in their JSON; older ones are read as they are.
+_V4_SOURCE = """
+ALTER TABLE jobs ADD COLUMN source TEXT NOT NULL DEFAULT 'command';
+UPDATE jobs SET source = 'videos_get'
+    WHERE CASE WHEN json_valid(params) THEN json_extract(params, '$.adopted') END IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_JOBS,
+    _V2_DEFAULTS_AND_META,
+    _V3_RESULT_CHANNEL,
+    _V4_SOURCE,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

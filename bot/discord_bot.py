@@ -16,14 +16,15 @@ from discord.ext import commands
 
 import cogs
 from bot.catalogue import Catalogue
+from bot.discord_side.frontend import DiscordFrontend
+from bot.discord_side.status import StatusBoard
+from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
 from bot.jobs.delivery import Delivery
-from bot.jobs.models import JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
-from bot.jobs.status import StatusBoard
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.miraflow import MiraflowClient
 from bot.settings import Settings
 from bot.ui.buttons import DYNAMIC_ITEMS
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 
 SYNC_HASH_KEY = "command_sync_hash"
 SHUTDOWN_GRACE = 10.0  # seconds given to commands under way when the bot is stopped
-RESTARTING = "I'm restarting right now. Please try again in a minute."
-LOST_IN_RESTART = (
-    "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
-    "To avoid paying twice I won't resend it: please ask again if no result arrives."
-)
 
 
 def cog_modules() -> list[str]:
@@ -63,7 +59,7 @@ class MiraflowBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        store: Store,
         miraflow: MiraflowClient,
         **options: Any,
     ) -> None:
@@ -83,12 +79,13 @@ class MiraflowBot(commands.Bot):
         self.catalogue = Catalogue(miraflow)
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store)
-        self.delivery = Delivery(self, store, miraflow, self.status_board)
+        self.frontend = DiscordFrontend(self, self.status_board)
+        self.delivery = Delivery(store, miraflow, self.frontend)
         self.poller = Poller(
             store,
             miraflow,
             self.delivery,
-            self.status_board,
+            self.frontend,
             PollerConfig(
                 calls_per_second=settings.polls_per_second,
                 max_in_flight=settings.polls_in_flight,
@@ -100,6 +97,7 @@ class MiraflowBot(commands.Bot):
         self.jobs = JobService(
             store,
             miraflow,
+            self.frontend,
             quotas=Quotas(settings.max_active_jobs, settings.max_jobs_per_day),
             wake_poller=self.poller.wake,
             schedule=schedule,
@@ -117,7 +115,7 @@ class MiraflowBot(commands.Bot):
         await self.sync_commands(force=self.force_sync)
         if self.sync_only:
             return
-        await self._recover_interrupted_jobs()
+        await self.jobs.recover_interrupted()
         self.poller.start()
 
     async def close(self) -> None:
@@ -170,18 +168,3 @@ class MiraflowBot(commands.Bot):
         self.store.set_meta(SYNC_HASH_KEY, digest)
         log.info("synced %d commands", len(synced))
         return True
-
-    # -- restart -----------------------------------------------------------------------
-
-    async def _recover_interrupted_jobs(self) -> None:
-        """A row still `submitting` at start means the bot stopped during its create call.
-        It may or may not have reached Miraflow: never resend it, tell the requester."""
-        for job in self.store.jobs_in_states([JobState.SUBMITTING]):
-            self.store.set_state(
-                job.id, JobState.UNKNOWN, error=LOST_IN_RESTART, only_from={JobState.SUBMITTING}
-            )
-            log.warning("job %s was interrupted during its create call; marked unknown", job.id)
-            await self.status_board.tell_requester(job, f"about job #{job.id}: {LOST_IN_RESTART}")
-        pending = self.store.pending_count()
-        if pending:
-            log.info("resuming %d pending jobs", pending)

@@ -1,0 +1,195 @@
+"""The sentences members read about their jobs and about failures, in one place (ready for
+translation): the engine reports what happened, typed; this module says it."""
+
+from __future__ import annotations
+
+import math
+
+from bot.jobs.errors import (
+    DailyLimitReached,
+    JobError,
+    NotCancellable,
+    NothingToRepeat,
+    NotYourJob,
+    OutcomeUnknown,
+    TooManyActive,
+)
+from bot.jobs.frontend import Notice, Outcome
+from bot.jobs.models import Job, JobKind, JobState
+from bot.miraflow.errors import (
+    AuthenticationError,
+    BadRequestError,
+    FileTooLargeError,
+    MiraflowConnectionError,
+    MiraflowError,
+    MiraflowTimeoutError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    UnexpectedResponseError,
+)
+
+GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
+RESTARTING = "I'm restarting right now. Please try again in a minute."
+
+KIND_LABELS = {
+    JobKind.IMAGE: "image",
+    JobKind.EDIT: "image edit",
+    JobKind.INPAINT: "inpainting",
+    JobKind.VIDEO: "video",
+}
+
+STATE_LABELS = {
+    JobState.SUBMITTING: "sending to Miraflow",
+    JobState.QUEUED: "queued",
+    JobState.WORKING: "working",
+    JobState.COMPLETE: "finished, posting the result",
+    JobState.DELIVERED: "done",
+    JobState.FAILED: "failed",
+    JobState.EXPIRED: "timed out",
+    JobState.CANCELLED: "cancelled",
+    JobState.UNKNOWN: "lost track of it",
+}
+
+OUTCOME_UNKNOWN = (
+    "Miraflow did not answer in time, so I can't tell whether it started this job. "
+    "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
+)
+LOST_IN_RESTART = (
+    "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
+    "To avoid paying twice I won't resend it: please ask again if no result arrives."
+)
+
+
+def error_text(notice: Notice) -> str:
+    """The sentence stored as a job's error and shown under its status."""
+    match notice.outcome:
+        case Outcome.EXPIRED:
+            return "Miraflow took too long, so I stopped waiting for it. Please try again."
+        case Outcome.MIRAFLOW_FAILED:
+            reason = notice.reason or "Miraflow could not finish it"
+            return f"Miraflow failed: {reason}. Try again, perhaps with other words."
+        case Outcome.LOST_BY_MIRAFLOW:
+            return "Miraflow no longer knows this job."
+        case Outcome.DELIVERY_FAILED:
+            return "The result could not be fetched or posted; please ask again."
+        case Outcome.POSTED_NOWHERE:
+            return "The result could not be posted in its channel nor sent by DM."
+        case Outcome.OUTCOME_UNKNOWN:
+            return OUTCOME_UNKNOWN
+        case Outcome.INTERRUPTED:
+            return LOST_IN_RESTART
+        case Outcome.CANCELLED:
+            return "Cancelled by its requester."
+        case Outcome.REFUSED:
+            if isinstance(notice.error, MiraflowError):
+                return miraflow_error_text(notice.error)
+    return GENERIC_FAILURE
+
+
+def notice_text(job: Job, notice: Notice) -> str:
+    """What the requester is told (after a mention) when their job ends without a result."""
+    what = KIND_LABELS[job.kind]
+    match notice.outcome:
+        case Outcome.EXPIRED:
+            return f"your {what} (job #{job.id}) timed out. Please try again."
+        case Outcome.MIRAFLOW_FAILED:
+            reason = notice.reason or "Miraflow could not finish it"
+            return (
+                f"sorry, Miraflow could not make your {what} (job #{job.id}): {reason}. "
+                "Please try again."
+            )
+        case Outcome.LOST_BY_MIRAFLOW:
+            return f"sorry, Miraflow lost job #{job.id}. Please try again."
+    return f"about job #{job.id}: {error_text(notice)}"
+
+
+def result_ready(job: Job, link: str | None) -> str:
+    text = f"<@{job.user_id}> your {KIND_LABELS[job.kind]} is ready."
+    if link:
+        text += (
+            f"\nIt is too large to upload here, so here is a download link "
+            f"(valid for about 24 hours): {link}"
+        )
+    return text
+
+
+def job_error_text(error: JobError) -> str:
+    match error:
+        case TooManyActive():
+            return (
+                f"You already have {error.active} jobs running (the limit is {error.limit}). "
+                "Wait for one to finish, or stop one with `/jobs cancel`."
+            )
+        case DailyLimitReached():
+            return f"You've reached today's limit of {error.limit} jobs. Please try again tomorrow."
+        case OutcomeUnknown():
+            return OUTCOME_UNKNOWN
+        case NotYourJob():
+            return "I can't find that job among yours. See `/jobs list`."
+        case NotCancellable():
+            return (
+                f"Job #{error.job_id} is already {error.state.value}, so there is nothing "
+                "to cancel."
+            )
+        case NothingToRepeat():
+            return "I no longer know that request, so I can't re-roll it."
+    return GENERIC_FAILURE
+
+
+_DETAIL_MAX_CHARS = 150
+
+
+def _detail(message: str) -> str:
+    if not message:
+        return ""
+    shown = message if len(message) <= _DETAIL_MAX_CHARS else message[: _DETAIL_MAX_CHARS - 1] + "…"
+    return f" ({shown})"
+
+
+def miraflow_error_text(error: MiraflowError) -> str:
+    """A short, kind sentence about a Miraflow error that says what to do next."""
+    match error:
+        case BadRequestError() if error.out_of_credits:
+            return (
+                "The Miraflow account is out of credits: ask a server admin to top it up, "
+                "then try again."
+            )
+        case BadRequestError():
+            return (
+                f"Miraflow turned the request down{_detail(error.message)}. "
+                "Check your options and try again."
+            )
+        case AuthenticationError():
+            return "The bot's Miraflow key is wrong: tell a server admin."
+        case NotFoundError():
+            return (
+                "Miraflow does not know that avatar, voice, video or job"
+                f"{_detail(error.message)}. Check it and try again."
+            )
+        case RateLimitedError():
+            if error.retry_after is not None and error.retry_after > 0:
+                wait = f"in about {math.ceil(error.retry_after)} seconds"
+            else:
+                wait = "in a minute"
+            return f"Miraflow is getting too many requests right now: please try again {wait}."
+        case ServerError():
+            return "Miraflow is having trouble right now: please try again in a few minutes."
+        case MiraflowConnectionError():
+            return "The bot could not reach Miraflow: please try again in a few minutes."
+        case MiraflowTimeoutError():
+            return "Miraflow took too long to answer: please try again in a few minutes."
+        case FileTooLargeError():
+            return (
+                "That file is too large for the bot to fetch: ask a server admin about the limit."
+            )
+        case UnexpectedResponseError():
+            return (
+                "Miraflow sent an answer the bot did not understand: please try again later, "
+                "or tell a server admin if it keeps happening."
+            )
+    status = f" (HTTP {error.status})" if error.status is not None else ""
+    return (
+        f"Miraflow could not handle that request{status}. Please try again later, "
+        "or tell a server admin if it keeps happening."
+    )
