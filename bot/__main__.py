@@ -47,6 +47,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Create the shared resources, run the bot until it is stopped, close them."""
     from bot.discord_bot import MiraflowBot
     from bot.jobs.store import JobStore
+    from bot.metrics import metrics
     from bot.miraflow import MiraflowClient
     from bot.monitoring import discord_error_trace, serve_monitoring
 
@@ -57,6 +58,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             settings.miraflow_api_key,
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
+            on_call=metrics.miraflow_call,
         ) as miraflow:
             bot = MiraflowBot(settings, store, miraflow, http_trace=discord_error_trace())
             bot.force_sync = sync_only

@@ -29,7 +29,7 @@ from bot.miraflow.constants import (
 )
 from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
-from bot.miraflow.transport import MiraflowTransport
+from bot.miraflow.transport import CallObserver, MiraflowTransport
 
 
 class MiraflowClient:
@@ -53,9 +53,11 @@ class MiraflowClient:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+        on_call: CallObserver | None = None,
     ) -> None:
         """`timeout` bounds a whole call; downloads and uploads are bounded instead by
-        `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut."""
+        `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut.
+        `on_call(path, outcome)` is told of every HTTP exchange (for metrics)."""
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._http = MiraflowTransport(
@@ -69,6 +71,7 @@ class MiraflowClient:
             backoff_cap=backoff_cap,
             retry_after_cap=retry_after_cap,
             chunk_size=chunk_size,
+            on_call=on_call,
         )
 
     @property

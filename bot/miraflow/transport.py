@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from bot.metrics import metrics
 from bot.miraflow.constants import API_KEY_HEADER, ERROR_BODY_READ_LIMIT, MAX_REDIRECTS, USER_AGENT
 from bot.miraflow.errors import (
     FileTooLargeError,
@@ -40,6 +39,8 @@ from bot.miraflow.errors import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Told of every exchange: the URL's path and its outcome (a status, "timeout", ...).
+CallObserver = Callable[[str, str], None]
 _RETRYABLE = (MiraflowConnectionError, MiraflowTimeoutError, RateLimitedError, ServerError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _REDACTED = "[redacted]"
@@ -65,6 +66,7 @@ class MiraflowTransport:
         backoff_cap: float,
         retry_after_cap: float,
         chunk_size: int,
+        on_call: CallObserver | None = None,
     ) -> None:
         self._api_key = api_key
         self._base = base_url.rstrip("/")
@@ -83,6 +85,7 @@ class MiraflowTransport:
         self._backoff_cap = backoff_cap
         self._retry_after_cap = retry_after_cap
         self._chunk_size = chunk_size
+        self._on_call = on_call
 
     @property
     def base_url(self) -> str:
@@ -247,7 +250,8 @@ class MiraflowTransport:
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
-            metrics.miraflow_call(url.path, outcome)
+            if self._on_call is not None:
+                self._on_call(url.path, outcome)
 
     async def _send(
         self,

@@ -45,6 +45,16 @@ async def healthz_once_up(port: int, timeout: float = 20.0) -> tuple[int, str]:
         await asyncio.sleep(0.05)
 
 
+async def metrics_show(port: int, line: str, timeout: float = 10.0) -> bool:
+    """Whether /metrics comes to show `line` (the bot records a call once its answer is read)."""
+    deadline = time.monotonic() + timeout
+    while line not in (await fetch(port, "/metrics"))[1]:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 async def test_healthz_follows_the_discord_connection(fd, sim, db_path):
     port = free_port()
     settings = load_settings(bot_environment(fd, sim, db_path, METRICS_PORT=str(port)))
@@ -87,6 +97,12 @@ async def test_the_bot_process_serves_both_pages(fd, sim, db_path, tmp_path):
         assert status == 200
         assert "miraflow_bot_delivery_lag_seconds_count 0.0" in body
         assert 'miraflow_bot_jobs{state="queued"} 0.0' in body
+        # `run` gives its Miraflow client the metrics as its call observer.
+        await fd.wait_for_ready_client(timeout=20)
+        inter = await fd.invoke("imagine", {"prompt": "counted"}, user=fd.users.alice)
+        await fd.wait_for_ack(inter, timeout=3)
+        generate = 'miraflow_bot_miraflow_calls_total{endpoint="/api/image/generate",status="200"}'
+        assert await metrics_show(port, generate + " 1.0"), process.log_text()
         assert await process.terminate() == 0
     finally:
         if process.is_running():
