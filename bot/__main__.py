@@ -36,9 +36,10 @@ def build_parser(*, simulator_options: bool = True) -> argparse.ArgumentParser:
         prog="miraflow-bot",
         description="A Discord bot for Miraflow AI images and talking-avatar videos.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,sync,simulate}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,sync,simulate,check}")
     sub.add_parser("run", help="run the bot (the default); settings come from .env")
     sub.add_parser("sync", help="push the slash commands to Discord now, then exit")
+    sub.add_parser("check", help="check the token, the Miraflow key, the store and the sync")
     simulate = sub.add_parser(
         "simulate", help="serve the Miraflow simulator, to try the bot without an account"
     )
@@ -53,7 +54,9 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Create the shared resources, run the bot until it is stopped, close them."""
     from bot.discord_bot import MiraflowBot
     from bot.jobs.store import JobStore
+    from bot.metrics import metrics
     from bot.miraflow import MiraflowClient
+    from bot.monitoring import discord_error_trace, serve_monitoring
 
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
     # The bot never joins a voice channel: no warnings about PyNaCl or davey.
@@ -74,8 +77,9 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
             read_timeout=settings.download_stall_timeout,
             stall_timeout=settings.download_stall_timeout,
             download_deadline=settings.download_deadline,
+            on_call=metrics.miraflow_call,
         ) as miraflow:
-            bot = MiraflowBot(settings, store, miraflow)
+            bot = MiraflowBot(settings, store, miraflow, http_trace=discord_error_trace())
             bot.delivery.temp_dir = claim.temp_dir
             bot.force_sync = sync_only
             bot.sync_only = sync_only
@@ -97,7 +101,8 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
                 if sync_only:
                     await bot.login(settings.discord_token)
                     return
-                await bot.start(settings.discord_token)
+                async with serve_monitoring(settings, bot, store):
+                    await bot.start(settings.discord_token)
     finally:
         store.close()
         claim.release()
@@ -122,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"miraflow-bot: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     setup_logging(settings.log_level, settings.secrets)
+    if args.command == "check":
+        from bot.check import run_checks
+
+        return asyncio.run(run_checks(settings))
     try:
         asyncio.run(run_bot(settings, sync_only=args.command == "sync"))
     except discord.LoginFailure:

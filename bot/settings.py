@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bot.secret_box import InvalidSecretError, fernet_key
+
 MIB = 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -58,6 +60,62 @@ def _text(_name: str, raw: str) -> str:
     return raw
 
 
+def _database_url(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            f"{name} must start with postgresql:// (or be unset to use SQLite at DATABASE_PATH)"
+        )
+    return raw
+
+
+def _optional_positive_int(name: str, raw: str) -> int | None:
+    return _positive_int(name, raw) if raw else None
+
+
+def _shard_ids(name: str, raw: str) -> tuple[int, ...] | None:
+    if not raw:
+        return None
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise SettingsError(f"{name} must be shard numbers separated by commas, got {raw!r}")
+    ids = tuple(int(part) for part in parts)
+    if len(set(ids)) != len(ids):
+        raise SettingsError(f"{name} lists a shard twice: {raw!r}")
+    return ids
+
+
+def _port(name: str, raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{name} must be a port number from 1 to 65535, got {raw!r}")
+    return int(raw)
+
+
+def _settings_secret(name: str, raw: str) -> str:
+    if raw:
+        try:
+            fernet_key(raw)
+        except InvalidSecretError as exc:
+            raise SettingsError(f"{name} {exc}") from None
+    return raw
+
+
+def _check_shards(shard_count: int | None, shard_ids: tuple[int, ...] | None) -> None:
+    if shard_ids is None:
+        return
+    if shard_count is None:
+        raise SettingsError("SHARD_IDS needs SHARD_COUNT: set the total number of shards too")
+    outside = [shard for shard in shard_ids if shard >= shard_count]
+    if outside:
+        raise SettingsError(
+            f"SHARD_IDS must be below SHARD_COUNT ({shard_count}): shards are numbered "
+            f"0 to {shard_count - 1}, got {', '.join(map(str, outside))}"
+        )
+
+
 def _setting(env: str, parse: Callable[[str, str], Any] = _text, *, secret: bool = False) -> Any:
     return field(metadata={"env": env, "parse": parse, "secret": secret})
 
@@ -85,6 +143,13 @@ class Settings:
     # Test-only: point discord.py at a fake Discord instead of discord.com.
     discord_api_base_url: str = _setting("DISCORD_API_BASE_URL")
     discord_gateway_url: str = _setting("DISCORD_GATEWAY_URL")
+    # Running big: a shared PostgreSQL store, shards, monitoring, per-server keys.
+    database_url: str | None = _setting("DATABASE_URL", _database_url, secret=True)
+    shard_count: int | None = _setting("SHARD_COUNT", _optional_positive_int)
+    shard_ids: tuple[int, ...] | None = _setting("SHARD_IDS", _shard_ids)
+    metrics_host: str = _setting("METRICS_HOST")
+    metrics_port: int | None = _setting("METRICS_PORT", _port)
+    settings_secret: str = _setting("SETTINGS_SECRET", _settings_secret, secret=True)
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -92,7 +157,8 @@ class Settings:
 
     @property
     def secrets(self) -> list[str]:
-        return [getattr(self, f.name) for f in fields(self) if f.metadata["secret"]]
+        values = (getattr(self, f.name) for f in fields(self) if f.metadata["secret"])
+        return [value for value in values if value]  # optional secrets may be unset
 
 
 DEFAULTS: dict[str, str] = {
@@ -113,6 +179,12 @@ DEFAULTS: dict[str, str] = {
     "MIRAFLOW_TIME_SCALE": "1",
     "DISCORD_API_BASE_URL": "",
     "DISCORD_GATEWAY_URL": "",
+    "DATABASE_URL": "",
+    "SHARD_COUNT": "",
+    "SHARD_IDS": "",
+    "METRICS_HOST": "127.0.0.1",
+    "METRICS_PORT": "",
+    "SETTINGS_SECRET": "",
 }
 
 REQUIRED_HINTS = {
@@ -138,4 +210,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if not values["miraflow_base_url"].startswith(("http://", "https://")):
         raise SettingsError("MIRAFLOW_BASE_URL must start with http:// or https://")
     values["miraflow_base_url"] = values["miraflow_base_url"].rstrip("/")
+    _check_shards(values["shard_count"], values["shard_ids"])
     return Settings(**values)

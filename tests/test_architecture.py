@@ -118,6 +118,24 @@ def test_the_engine_loads_without_discord_at_all() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_the_miraflow_client_imports_no_app_code() -> None:
+    """The client is a library the bot uses: metrics and the like reach it as callbacks."""
+    edges = graph(include_typing=True)
+    client = [
+        name
+        for name in edges
+        if name.startswith("bot.miraflow") and not name.startswith("bot.miraflow.simulator")
+    ]
+    assert len(client) > 5, client
+    offences = [
+        f"{name} imports {target}"
+        for name in client
+        for target in edges[name]
+        if target.split(".")[0] in PACKAGES and not target.startswith("bot.miraflow")
+    ]
+    assert offences == []
+
+
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     """One import circle among the known modules, or None."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done

@@ -45,7 +45,7 @@ def test_missing_secret_prints_one_line_and_exits_2(env, missing, tmp_path):
 def test_help_lists_the_subcommands(tmp_path):
     result = run_bot(["--help"], {}, tmp_path)
     assert result.returncode == 0
-    for word in ("run", "sync", "simulate"):
+    for word in ("run", "sync", "simulate", "check"):
         assert word in result.stdout
 
 

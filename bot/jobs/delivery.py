@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.jobs.frontend import Frontend, Notice, Outcome, Posted, ResultFile
 from bot.jobs.models import Job, JobState
 from bot.jobs.store import Store
+from bot.metrics import metrics
 from bot.miraflow import FileTooLargeError, JobStatus, MiraflowClient
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Delivery:
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)
         if final is not None:
+            if final.delivered_at is not None and final.completed_at is not None:
+                metrics.delivery_lag(final.delivered_at - final.completed_at)
             await self._frontend.show_status(final, force=True)
 
     def _record(self, job_id: int, posted: Posted | None) -> Job | None:

@@ -31,7 +31,7 @@ from bot.miraflow.constants import (
 )
 from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
-from bot.miraflow.transport import MiraflowTransport
+from bot.miraflow.transport import CallObserver, MiraflowTransport
 
 
 class MiraflowClient:
@@ -57,12 +57,14 @@ class MiraflowClient:
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
+        on_call: CallObserver | None = None,
     ) -> None:
         """`timeout` bounds a whole call; downloads and uploads are bounded instead by
         `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut.
         A download is abandoned after `stall_timeout` seconds without a byte, or
         `download_deadline` seconds in all. URLs from Miraflow's answers are contacted only
-        when https or on `base_url`'s origin (else UntrustedUrlError)."""
+        when https or on `base_url`'s origin (else UntrustedUrlError). `on_call(path,
+        outcome)` is told of every HTTP exchange (for metrics)."""
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._http = MiraflowTransport(
@@ -78,6 +80,7 @@ class MiraflowClient:
             chunk_size=chunk_size,
             stall_timeout=stall_timeout,
             download_deadline=download_deadline,
+            on_call=on_call,
         )
 
     @property

@@ -48,6 +48,8 @@ from bot.miraflow.trust import check_trusted
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Told of every exchange: the URL's path and its outcome (a status, "timeout", ...).
+CallObserver = Callable[[str, str], None]
 _RETRYABLE = (MiraflowConnectionError, MiraflowTimeoutError, RateLimitedError, ServerError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _REDACTED = "[redacted]"
@@ -75,6 +77,7 @@ class MiraflowTransport:
         chunk_size: int,
         stall_timeout: float,
         download_deadline: float,
+        on_call: CallObserver | None = None,
     ) -> None:
         self._api_key = api_key
         self._base = base_url.rstrip("/")
@@ -95,6 +98,7 @@ class MiraflowTransport:
         self._chunk_size = chunk_size
         self._stall_timeout = stall_timeout
         self._download_deadline = download_deadline
+        self._on_call = on_call
 
     @property
     def base_url(self) -> str:
@@ -268,6 +272,8 @@ class MiraflowTransport:
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
+            if self._on_call is not None:
+                self._on_call(url.path, outcome)
 
     async def _send(
         self,

@@ -72,8 +72,11 @@ async def test_a_picture_is_fetched_posted_once_and_recorded(engine):
     job = await engine.service.start(ALICE, picture(1))
     assert job.state is JobState.QUEUED and job.source is JobSource.COMMAND
 
-    await wait_for(lambda: engine.store.get(job.id).state is JobState.DELIVERED)
+    # The last step of a delivery: the row says DELIVERED a little earlier (while the
+    # download's folder is being removed).
+    await wait_for(lambda: (job.id, "delivered", True) in engine.frontend.shown)
     delivered = engine.store.get(job.id)
+    assert delivered.state is JobState.DELIVERED
     assert delivered.result_message_id == 1000 + job.id
     assert delivered.result_channel_id == ALICE.channel_id
     ((posted_id, result),) = engine.frontend.posted

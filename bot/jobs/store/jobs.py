@@ -188,6 +188,11 @@ class JobRows(Connection):
         marks = ", ".join("?" * len(wanted))
         return self._select_jobs(f"state IN ({marks}) ORDER BY id", wanted)
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (states with none are left out)."""
+        rows = self._db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        return {str(state): int(count) for state, count in rows}
+
     def active_count(self, user_id: int) -> int:
         return self._count(f"user_id = ? AND {ACTIVE}", [user_id])
 
