@@ -18,6 +18,7 @@ from bot.jobs.job_requests import PictureRequest, random_seed
 from bot.jobs.models import Job
 from bot.jobs.service import JobService, Origin
 from bot.jobs.store import Store
+from bot.jobs.store.guild_settings import StoredStyle
 from bot.modlog import ModLog
 from bot.validation import MAX_PROMPT_LENGTH, check_aspect_ratio, check_seed, clean_text
 
@@ -31,22 +32,32 @@ def job_name(text: str) -> str:
 
 
 def picture_request(
-    prompt: str, negative_prompt: str | None, aspect_ratio: str | None, seed: int | None
+    prompt: str,
+    negative_prompt: str | None,
+    aspect_ratio: str | None,
+    seed: int | None,
+    style: StoredStyle | None = None,
 ) -> PictureRequest:
     """The checked options every picture job shares (no I/O: run before acknowledging).
-    A seed is always chosen, so the result says how to make it again."""
+    A seed is always chosen, so the result says how to make it again. A style's text is
+    added to the prompt and its negative to the negative prompt."""
     text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
     negative = clean_text(
         negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
     )
     chosen_seed = check_seed(seed)
     return PictureRequest(
-        prompt=text,
+        prompt=_joined(text, style.text if style else ""),
         name=job_name(text),
         aspect_ratio=check_aspect_ratio(aspect_ratio),
-        negative_prompt=negative or None,
+        negative_prompt=_joined(negative, style.negative if style else "") or None,
         seed=random_seed() if chosen_seed is None else chosen_seed,
+        style=style.name if style else None,
     )
+
+
+def _joined(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
 
 
 def origin_of(interaction: discord.Interaction) -> Origin:
