@@ -22,9 +22,7 @@ async def test_style_autocompletes_this_servers_styles(fd, bot):
     bot.guild_settings.put_style(fd.guild_id, "watercolor", "soft watercolor", "ink")
     bot.guild_settings.put_style(fd.guild_id, "neon", "neon noir", None)
 
-    everything = await fd.autocomplete(
-        "imagine", {"prompt": "a cat", "style": ""}, focused="style"
-    )
+    everything = await fd.autocomplete("imagine", {"prompt": "a cat", "style": ""}, focused="style")
     assert sorted(choice["value"] for choice in everything) == ["neon", "watercolor"]
     typed = await fd.autocomplete("edit", {"prompt": "a cat", "style": "wat"}, focused="style")
     assert [choice["value"] for choice in typed] == ["watercolor"]
