@@ -57,7 +57,8 @@ def command_label(interaction: discord.Interaction) -> str:
         return command.name
     if command is not None:
         return f"/{command.qualified_name}"
-    custom_id = str((interaction.data or {}).get("custom_id", ""))
+    data: dict[str, object] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id", ""))
     return ACTION_LABELS.get(":".join(custom_id.split(":")[:2]), "Re-roll")
 
 

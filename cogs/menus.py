@@ -114,7 +114,9 @@ class EditImageModal(discord.ui.Modal):
 
         await start_edit_job(interaction, picture, upload_reader(read, max_bytes))
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows it the same way
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
         await report_error(interaction, error, log)
 
 

@@ -23,6 +23,7 @@ def png(colour=(30, 120, 200)) -> bytes:
 
 async def test_edit_image_on_an_attached_picture_asks_the_prompt_then_edits(fd, sim, bot):
     bot.guild_settings.put_style(fd.guild_id, "ink", "ink wash", None)
+    bot.guild_settings.set_log_channel(fd.guild_id, fd.other_channel_id)
     picture = png()
     posted = await fd.post_message(
         "my cat", author=fd.users.bob, attachments=[("cat.png", picture, "image/png")]
@@ -47,6 +48,10 @@ async def test_edit_image_on_an_attached_picture_asks_the_prompt_then_edits(fd, 
     (media_id,) = job.request.media_ids
     assert sim.media[media_id].data == picture
     assert sim.count(*EDIT) == 1
+    logged = await fd.wait_for_message(
+        lambda m: m.channel_id == fd.other_channel_id and "(job #1)" in m.content, 5
+    )
+    assert "started Edit image" in logged.content
 
 
 async def test_edit_image_uses_a_picture_discord_embeds(fd, sim, bot):
