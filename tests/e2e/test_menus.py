@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
 
 from PIL import Image
 
 from bot.jobs.job_requests import EditRequest, TextVideoRequest
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
+from tests.e2e.harness import running_bot
 from tests.fakediscord.members import image_embed, image_link_embed
 
 EDIT = ("POST", "/api/image/edit")
@@ -102,3 +104,43 @@ async def test_speak_message_falls_back_to_an_embeds_description(fd, sim, bot):
     inter = await fd.invoke_message_command("Speak message", posted, user=fd.users.alice)
     assert "Started job" in (await fd.wait_for_response(inter, timeout=10)).content
     assert bot.store.get(1).request.text == "Read me aloud."
+
+
+async def test_an_embedded_picture_over_the_size_limit_is_refused(fd, sim, db_path):
+    big = png_of_size(30_000)
+    async with running_bot(fd, sim, db_path, MAX_ATTACHMENT_MB="0.02"):  # about 20 KB
+        hosted = fd.host_file("big.png", big, "image/png")
+        posted = await fd.post_message("", embeds=[image_link_embed(hosted)])
+        inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+        submit = await fd.submit_modal(await fd.wait_for_modal(inter), {PROMPT: "smaller"})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and "too large" in answer.content
+        assert sim.count("POST", "/api") == 0
+
+
+def png_of_size(at_least: int) -> bytes:
+    """A PNG of noise (so it does not compress) of at least `at_least` bytes."""
+    side = 64
+    while True:
+        image = Image.frombytes("RGB", (side, side), random.randbytes(side * side * 3))
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        if len(out.getvalue()) >= at_least:
+            return out.getvalue()
+        side *= 2
+
+
+async def test_the_menus_refuse_a_servers_banned_words(fd, sim, bot):
+    bot.guild_settings.add_word(fd.guild_id, "moon")
+    bot.store.set_user_defaults(
+        fd.users.alice.id, avatar_id=STOCK_AVATARS[0].id, voice_id=STOCK_VOICES[0].id
+    )
+    spoken = await fd.post_message("Fly me to the moon", author=fd.users.bob)
+    inter = await fd.invoke_message_command("Speak message", spoken, user=fd.users.alice)
+    assert "doesn't allow" in (await fd.wait_for_response(inter, timeout=10)).content
+
+    pictured = await fd.post_message("", attachments=[("a.png", png(), "image/png")])
+    inter = await fd.invoke_message_command("Edit image", pictured, user=fd.users.alice)
+    submit = await fd.submit_modal(await fd.wait_for_modal(inter), {PROMPT: "add the Moon"})
+    assert "doesn't allow" in (await fd.wait_for_response(submit, timeout=10)).content
+    assert sim.count("POST", "/api") == 0
