@@ -15,7 +15,7 @@ import discord
 
 from bot.discord_side.dm_delivery import fallback, messageable
 from bot.jobs.estimate import Estimates
-from bot.jobs.models import Job
+from bot.jobs.models import Job, JobState
 from bot.jobs.store import Store
 from bot.ui.progress import status_line
 
@@ -72,6 +72,8 @@ class StatusBoard:
 
     async def refresh(self, job: Job, *, force: bool = False) -> None:
         """Show the job's current state; throttled unless `force` (for final states)."""
+        if self._estimates is not None and job.state is JobState.DELIVERED:
+            self._estimates.saw_finished(job.kind)
         message_id = job.status_message_id
         if message_id is None or not self._editable(job, message_id, force):
             return

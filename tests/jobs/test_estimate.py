@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.jobs.estimate import MIN_SAMPLES, Estimates, time_left
+from bot.jobs.estimate import MIN_SAMPLES, REFRESH_SECONDS, Estimates, time_left
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.store import JobStore
@@ -63,5 +63,28 @@ def test_estimates_read_the_durations_the_store_has_seen(tmp_path) -> None:
         assert running is not None
         now[0] += 4
         assert estimates.left(running) == 6.0
+    finally:
+        store.close()
+
+
+def test_durations_are_cached_until_a_job_of_a_sparse_kind_finishes(tmp_path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    now = [T0 + 1000]
+    estimates = Estimates(store, clock=lambda: now[0])
+    try:
+        finished(store, JobKind.IMAGE, 5.0)
+        assert estimates.durations(JobKind.IMAGE) == [5.0]
+        finished(store, JobKind.IMAGE, 7.0)
+        assert estimates.durations(JobKind.IMAGE) == [5.0]  # cached
+        estimates.saw_finished(JobKind.IMAGE)
+        assert len(estimates.durations(JobKind.IMAGE)) == 2
+        finished(store, JobKind.IMAGE, 9.0)
+        estimates.saw_finished(JobKind.IMAGE)
+        assert len(estimates.durations(JobKind.IMAGE)) == 3
+        finished(store, JobKind.IMAGE, 11.0)
+        estimates.saw_finished(JobKind.IMAGE)  # enough now: the minute's cache stands
+        assert len(estimates.durations(JobKind.IMAGE)) == 3
+        now[0] += REFRESH_SECONDS
+        assert len(estimates.durations(JobKind.IMAGE)) == 4
     finally:
         store.close()
