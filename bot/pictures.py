@@ -22,6 +22,7 @@ LABEL = "picture"
 DISCORD_MEDIA_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=30)
+CHUNK = 64 * 1024
 NO_PICTURE = (
     "That message has no picture I can use. Pick a message with an attached or "
     "embedded picture, or use `/edit` with a file."
@@ -104,7 +105,12 @@ async def _download(url: str, max_bytes: int) -> bytes:
     ):
         if response.status != 200:
             raise PictureUnreadable
-        return await response.content.read(max_bytes + 1)
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(CHUNK):
+            data += chunk
+            if len(data) > max_bytes:  # enough to say it is too large
+                break
+        return bytes(data)
 
 
 async def read_found(found: FoundPicture, *, max_bytes: int, api_base: str | None) -> bytes:

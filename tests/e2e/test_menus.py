@@ -57,8 +57,8 @@ async def test_edit_image_on_an_attached_picture_asks_the_prompt_then_edits(fd, 
 
 
 async def test_edit_image_uses_a_picture_discord_embeds(fd, sim, bot):
-    picture = png((200, 40, 40))
-    hosted = fd.host_file("red.png", picture, "image/png")
+    picture = png_of_size(200_000)  # several chunks of the download
+    hosted = fd.host_file("noise.png", picture, "image/png")
     posted = await fd.post_message(f"look {hosted.url}", embeds=[image_link_embed(hosted)])
     inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
     submit = await fd.submit_modal(await fd.wait_for_modal(inter), {PROMPT: "make it green"})
@@ -107,8 +107,8 @@ async def test_speak_message_falls_back_to_an_embeds_description(fd, sim, bot):
 
 
 async def test_an_embedded_picture_over_the_size_limit_is_refused(fd, sim, db_path):
-    big = png_of_size(30_000)
-    async with running_bot(fd, sim, db_path, MAX_ATTACHMENT_MB="0.02"):  # about 20 KB
+    big = png_of_size(300_000)
+    async with running_bot(fd, sim, db_path, MAX_ATTACHMENT_MB="0.2"):  # about 200 KB
         hosted = fd.host_file("big.png", big, "image/png")
         posted = await fd.post_message("", embeds=[image_link_embed(hosted)])
         inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
