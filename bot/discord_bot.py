@@ -22,6 +22,7 @@ from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
 from bot.guild_settings import GuildSettings
 from bot.jobs.delivery import Delivery
+from bot.jobs.estimate import Estimates
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
@@ -80,7 +81,7 @@ class MiraflowBot(commands.Bot):
         self.miraflow = miraflow
         self.catalogue = Catalogue(miraflow)
         schedule = Schedule(settings.time_scale)
-        self.status_board = StatusBoard(self, store)
+        self.status_board = StatusBoard(self, store, estimates=Estimates(store))
         self.frontend = DiscordFrontend(self, self.status_board)
         self.delivery = Delivery(store, miraflow, self.frontend)
         self.poller = Poller(

@@ -14,11 +14,13 @@ import discord
 from bot.discord_side.dm_delivery import back_to_channel, choose_channel
 from bot.discord_side.status import StatusBoard
 from bot.guild_settings import DELIVERY_DM, GuildSettings
-from bot.jobs.job_requests import PictureRequest, random_seed
+from bot.jobs.job_requests import EditRequest, JobRequest, PictureRequest, random_seed
 from bot.jobs.models import Job
-from bot.jobs.service import JobService, Origin
+from bot.jobs.service import JobService, Origin, ReadFiles
 from bot.jobs.store import Store
+from bot.jobs.store.guild_settings import StoredStyle
 from bot.modlog import ModLog
+from bot.settings import Settings
 from bot.validation import MAX_PROMPT_LENGTH, check_aspect_ratio, check_seed, clean_text
 
 NAME_LENGTH = 60
@@ -31,22 +33,32 @@ def job_name(text: str) -> str:
 
 
 def picture_request(
-    prompt: str, negative_prompt: str | None, aspect_ratio: str | None, seed: int | None
+    prompt: str,
+    negative_prompt: str | None,
+    aspect_ratio: str | None,
+    seed: int | None,
+    style: StoredStyle | None = None,
 ) -> PictureRequest:
     """The checked options every picture job shares (no I/O: run before acknowledging).
-    A seed is always chosen, so the result says how to make it again."""
+    A seed is always chosen, so the result says how to make it again. A style's text is
+    added to the prompt and its negative to the negative prompt."""
     text = clean_text(prompt, label="prompt", max_length=MAX_PROMPT_LENGTH)
     negative = clean_text(
         negative_prompt, label="negative prompt", max_length=MAX_PROMPT_LENGTH, required=False
     )
     chosen_seed = check_seed(seed)
     return PictureRequest(
-        prompt=text,
+        prompt=_joined(text, style.text if style else ""),
         name=job_name(text),
         aspect_ratio=check_aspect_ratio(aspect_ratio),
-        negative_prompt=negative or None,
+        negative_prompt=_joined(negative, style.negative if style else "") or None,
         seed=random_seed() if chosen_seed is None else chosen_seed,
+        style=style.name if style else None,
     )
+
+
+def _joined(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
 
 
 def origin_of(interaction: discord.Interaction) -> Origin:
@@ -73,6 +85,8 @@ class JobStarter(Protocol):
     def guild_settings(self) -> GuildSettings: ...
     @property
     def modlog(self) -> ModLog: ...
+    @property
+    def settings(self) -> Settings: ...
     async def admit(self, interaction: discord.Interaction) -> bool: ...
 
 
@@ -136,5 +150,25 @@ async def confirm_started(interaction: discord.Interaction, job: Job) -> None:
 async def start_job(interaction: discord.Interaction, request: PictureRequest) -> Job:
     """Start a job that needs no upload (quotas, row, create call), then confirm it."""
     job = await bot_of(interaction).jobs.start(await origin_for(interaction), request)
+    await confirm_started(interaction, job)
+    return job
+
+
+async def start_edit_job(
+    interaction: discord.Interaction,
+    picture: PictureRequest,
+    read_files: ReadFiles,
+    original: Job | None = None,
+) -> Job:
+    """Start an edit of the one picture `read_files` reads and checks (the quotas come
+    first, so a member over them costs no download), then confirm it. `original` is the
+    job a Vary varies."""
+
+    def with_media(media_ids: list[str]) -> JobRequest:
+        return EditRequest.of(picture, media_ids)
+
+    bot = bot_of(interaction)
+    origin = await origin_for(interaction, original)
+    job = await bot.jobs.start_with_files(origin, read_files, with_media)
     await confirm_started(interaction, job)
     return job

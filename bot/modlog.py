@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import aiohttp
 import discord
+from discord import app_commands
 
 from bot.guild_settings import GuildSettings
 from bot.jobs.models import Job
@@ -46,9 +47,19 @@ def request_text(fields: Mapping[str, object]) -> str:
     return str(fields.get("prompt") or fields.get("text") or fields.get("name") or "")
 
 
+# What a button or modal (no command of its own) is called, by its custom_id's prefix.
+ACTION_LABELS = {"mf:reroll": "Re-roll", "mf:vary": "Vary", "mf:edit-image": "Edit image"}
+
+
 def command_label(interaction: discord.Interaction) -> str:
     command = interaction.command
-    return f"/{command.qualified_name}" if command is not None else "Re-roll"
+    if isinstance(command, app_commands.ContextMenu):
+        return command.name
+    if command is not None:
+        return f"/{command.qualified_name}"
+    data: dict[str, object] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id", ""))
+    return ACTION_LABELS.get(":".join(custom_id.split(":")[:2]), "Re-roll")
 
 
 class ModLog:

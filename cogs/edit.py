@@ -14,6 +14,7 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 from PIL import Image
 
+from bot.choices import CHOICE_LIMIT
 from bot.errors import UserFacingError
 from bot.jobs.job_requests import EditRequest, InpaintRequest, JobRequest
 from bot.launch import bot_of, confirm_started, origin_for, picture_request
@@ -27,6 +28,7 @@ from bot.media import (
 )
 from bot.modlog import request_fields
 from bot.screening import screen
+from bot.styles import require_style, style_autocomplete
 from bot.validation import ASPECT_CHOICES, MAX_PROMPT_LENGTH, MAX_SEED
 
 if TYPE_CHECKING:
@@ -131,8 +133,10 @@ class Edit(commands.Cog):
         aspect_ratio="The result's shape",
         negative_prompt="What the result should not contain",
         seed="A number that makes the result repeatable (random if left out)",
+        style="One of this server's styles, added to your prompt",
     )
     @app_commands.choices(aspect_ratio=ASPECT_CHOICES)
+    @app_commands.autocomplete(style=style_autocomplete)
     async def edit(
         self,
         interaction: discord.Interaction,
@@ -144,10 +148,15 @@ class Edit(commands.Cog):
         aspect_ratio: Choice[str] | None = None,
         negative_prompt: Range[str, 1, MAX_PROMPT_LENGTH] | None = None,
         seed: Range[int, 0, MAX_SEED] | None = None,
+        style: Range[str, 1, CHOICE_LIMIT] | None = None,
     ) -> None:
         """Change a picture from a prompt; add a mask to repaint only part of it."""
         picture = picture_request(
-            prompt, negative_prompt, aspect_ratio.value if aspect_ratio else None, seed
+            prompt,
+            negative_prompt,
+            aspect_ratio.value if aspect_ratio else None,
+            seed,
+            require_style(interaction, style),
         )
         images = [
             (label, attachment)

@@ -141,6 +141,24 @@ def upload_file_name(attachment: discord.Attachment, info: AudioInfo) -> str:
     return f"{stem[:80]}.{info.extension}"
 
 
+async def default_item(
+    find: Callable[[str], Awaitable[ItemT | None]],
+    value: str,
+    defaults: UserDefaults | None,
+    what: str,
+) -> ItemT:
+    """A stored default, which may have been deleted from the account since."""
+    item = await find(value)
+    if item is None:
+        stored_name = getattr(defaults, f"{what}_name", None) or value
+        raise UserFacingError(
+            f"Your default {what} “{shown(stored_name)}” is no longer available on "
+            f"Miraflow. Pick a {what} in the command, or choose a new default with "
+            "`/avatar default`."
+        )
+    return item
+
+
 class Speak(commands.Cog):
     def __init__(self, bot: MiraflowBot) -> None:
         self.bot = bot
@@ -239,7 +257,7 @@ class Speak(commands.Cog):
         if request.avatar is not None:
             avatar = await require_avatar(self.bot, request.avatar)
         else:
-            avatar = await self._default_item(
+            avatar = await default_item(
                 self.bot.catalogue.find_avatar, avatar_value, defaults, "avatar"
             )
         if not needs_voice:
@@ -248,28 +266,10 @@ class Speak(commands.Cog):
         if request.voice is not None:
             voice = await require_voice(self.bot, request.voice)
         else:
-            voice = await self._default_item(
+            voice = await default_item(
                 self.bot.catalogue.find_voice, voice_value, defaults, "voice"
             )
         return avatar, voice
-
-    @staticmethod
-    async def _default_item(
-        find: Callable[[str], Awaitable[ItemT | None]],
-        value: str,
-        defaults: UserDefaults | None,
-        what: str,
-    ) -> ItemT:
-        """A stored default, which may have been deleted from the account since."""
-        item = await find(value)
-        if item is None:
-            stored_name = getattr(defaults, f"{what}_name", None) or value
-            raise UserFacingError(
-                f"Your default {what} “{shown(stored_name)}” is no longer available on "
-                f"Miraflow. Pick a {what} in the command, or choose a new default with "
-                "`/avatar default`."
-            )
-        return item
 
 
 async def setup(bot: MiraflowBot) -> None:

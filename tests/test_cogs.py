@@ -44,6 +44,7 @@ EXPECTED_COMMANDS = [
     "settings style",
     "settings reset",
 ]
+EXPECTED_MENUS = ["Edit image", "Speak message"]
 DUMMY_ENV = {
     "DISCORD_TOKEN": "dummy-discord-token",
     "MIRAFLOW_API_KEY": "dummy-miraflow-key",
@@ -81,9 +82,10 @@ def leaf_commands(bot: MiraflowBot) -> list[app_commands.Command[Any, ..., Any]]
 async def test_there_are_cogs_and_each_adds_commands(bot: MiraflowBot) -> None:
     assert "cogs.imagine" in cog_modules()
     assert set(bot.extensions) == set(cog_modules())
+    menus_by_cog = {type(cog).__module__: getattr(cog, "menus", []) for cog in bot.cogs.values()}
     for cog in bot.cogs.values():
-        added = list(cog.walk_app_commands())
-        assert added, f"cog {cog.qualified_name} adds no slash command"
+        added = [*cog.walk_app_commands(), *menus_by_cog[type(cog).__module__]]
+        assert added, f"cog {cog.qualified_name} adds no slash command or menu"
 
 
 async def test_command_names_are_unique(bot: MiraflowBot) -> None:
@@ -135,6 +137,28 @@ async def test_each_payload_is_small_enough(bot: MiraflowBot) -> None:
     for command in bot.tree.get_commands():
         payload = json.dumps(command.to_dict(bot.tree))
         assert len(payload) < MAX_PAYLOAD, f"/{command.name}: payload of {len(payload)} chars"
+
+
+def context_menus(bot: MiraflowBot) -> list[app_commands.ContextMenu]:
+    return [c for c in bot.tree.get_commands() if isinstance(c, app_commands.ContextMenu)]
+
+
+async def test_the_message_menus_are_what_discord_accepts(bot: MiraflowBot) -> None:
+    menus = context_menus(bot)
+    assert {(m.name, m.type) for m in menus} == {
+        (name, discord.AppCommandType.message) for name in EXPECTED_MENUS
+    }
+    for menu in menus:
+        payload = menu.to_dict(bot.tree)
+        # A menu's name may have capitals and spaces, 1-32 characters; it has no
+        # description or options.
+        assert 1 <= len(payload["name"]) <= 32, menu.name
+        assert payload["name"] == payload["name"].strip()
+        assert "description" not in payload or not payload["description"]
+        assert "options" not in payload or not payload["options"]
+        assert payload["contexts"] == [0], f"{menu.name} must work in servers only"
+    # Discord allows 5 message menus per application.
+    assert len(menus) <= 5
 
 
 @pytest.mark.parametrize("name", EXPECTED_COMMANDS)

@@ -89,8 +89,9 @@ def test_option_names_and_descriptions_fit_discord():
         "aspect_ratio",
         "negative_prompt",
         "seed",
+        "style",
     ]
-    assert [p.required for p in command.parameters] == [True, True] + [False] * 6
+    assert [p.required for p in command.parameters] == [True, True] + [False] * 7
     assert 1 <= len(command.description) <= 100
     assert all(1 <= len(p.description) <= 100 for p in command.parameters)
     assert [c.value for c in command.get_parameter("aspect_ratio").choices] == [

@@ -14,7 +14,8 @@ import aiohttp
 import discord
 
 from bot.discord_side.dm_delivery import fallback, messageable
-from bot.jobs.models import Job
+from bot.jobs.estimate import Estimates
+from bot.jobs.models import Job, JobState
 from bot.jobs.store import Store
 from bot.ui.progress import status_line
 
@@ -33,11 +34,19 @@ def mention_only(user_id: int) -> discord.AllowedMentions:
 
 class StatusBoard:
     def __init__(
-        self, bot: discord.Client, store: Store, clock: Callable[[], float] = time.time
+        self,
+        bot: discord.Client,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        estimates: Estimates | None = None,
     ) -> None:
         self._bot = bot
         self._store = store
         self._clock = clock
+        self._estimates = estimates
+
+    def _line(self, job: Job) -> str:
+        return status_line(job, self._estimates.left(job) if self._estimates else None)
 
     def channel(self, job: Job) -> discord.PartialMessageable:
         return messageable(self._bot, job)
@@ -46,7 +55,7 @@ class StatusBoard:
         """Post the status message of a new job; None when the channel refuses it."""
         try:
             message = await self.channel(job).send(
-                status_line(job), allowed_mentions=discord.AllowedMentions.none()
+                self._line(job), allowed_mentions=discord.AllowedMentions.none()
             )
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.info("job %s: cannot post its status message: %s", job.id, exc)
@@ -63,6 +72,8 @@ class StatusBoard:
 
     async def refresh(self, job: Job, *, force: bool = False) -> None:
         """Show the job's current state; throttled unless `force` (for final states)."""
+        if self._estimates is not None and job.state is JobState.DELIVERED:
+            self._estimates.saw_finished(job.kind)
         message_id = job.status_message_id
         if message_id is None or not self._editable(job, message_id, force):
             return
@@ -71,7 +82,7 @@ class StatusBoard:
             await (
                 self.channel(job)
                 .get_partial_message(message_id)
-                .edit(content=status_line(job), allowed_mentions=discord.AllowedMentions.none())
+                .edit(content=self._line(job), allowed_mentions=discord.AllowedMentions.none())
             )
         except (discord.HTTPException, aiohttp.ClientError) as exc:
             log.debug("job %s: status message not edited: %s", job.id, exc)

@@ -1,9 +1,10 @@
 """What a member asked for: one frozen record per kind of job, and its stored form.
 
-The `params` column holds `{"v": FORMAT_VERSION, "type": ..., <fields>}`. Rows written before
-the records existed hold a plain dict of the same field names with no `v`: `load_request`
-reads both, and anything it cannot read becomes an `UnreadableRequest` (shown without a
-subject, never re-rolled) rather than an error in the poller.
+The `params` column holds `{"v": FORMAT_VERSION, "type": ..., <fields>}`. Version 2 added
+`style` to the picture records; version 1 rows simply lack it. Rows written before the records
+existed hold a plain dict of the same field names with no `v`: `load_request` reads all three,
+and anything it cannot read becomes an `UnreadableRequest` (shown without a subject, never
+re-rolled) rather than an error in the poller.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from bot.jobs.states import JobKind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = frozenset({1, FORMAT_VERSION})
 MAX_SEED = 2**31 - 1  # Miraflow's largest seed
 
 
@@ -37,6 +39,7 @@ class PictureRequest:
     aspect_ratio: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    style: str | None = None  # the server style's name; its words are in the prompts already
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class EditRequest:
     aspect_ratio: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    style: str | None = None  # the server style's name; its words are in the prompts already
 
     @classmethod
     def of(cls, picture: PictureRequest, media_ids: Sequence[str]) -> EditRequest:
@@ -59,6 +63,7 @@ class EditRequest:
             picture.aspect_ratio,
             picture.negative_prompt,
             picture.seed,
+            picture.style,
         )
 
 
@@ -73,6 +78,7 @@ class InpaintRequest:
     aspect_ratio: str | None = None
     negative_prompt: str | None = None
     seed: int | None = None
+    style: str | None = None  # the server style's name; its words are in the prompts already
 
     @classmethod
     def of(
@@ -86,6 +92,7 @@ class InpaintRequest:
             picture.aspect_ratio,
             picture.negative_prompt,
             picture.seed,
+            picture.style,
         )
 
 
@@ -209,7 +216,7 @@ def _parse(kind: JobKind, text: str) -> tuple[JobRequest, str | None]:
     type_name: str | None
     if version is None:
         type_name = _legacy_type(kind, data)
-    elif version == FORMAT_VERSION:
+    elif version in READABLE_VERSIONS:
         type_name = data.get("type")
     else:
         return UnreadableRequest(data), f"request format {version!r} is newer than this bot"

@@ -13,6 +13,7 @@ from bot.jobs.models import Job, JobSource
 from bot.launch import bot_of, confirm_started, origin_for
 from bot.modlog import request_fields
 from bot.screening import screen
+from bot.ui.vary import VaryButton
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,10 @@ def result_view(job: Job) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if job.source is not JobSource.VIDEOS_GET:  # a video picked there has no request to redo
         view.add_item(RerollButton(job.id))
+    if not job.kind.makes_video:
+        view.add_item(VaryButton(job.id))
     view.add_item(DeleteButton(job.id, job.user_id))
     return view
 
 
-DYNAMIC_ITEMS = (RerollButton, DeleteButton)
+DYNAMIC_ITEMS = (RerollButton, VaryButton, DeleteButton)

@@ -38,13 +38,25 @@ def job_subject(job: Job) -> str:
     return short(subject(job.request), 80)
 
 
-def status_line(job: Job) -> str:
-    """One message's worth: `Job #12 · image · working ▰▰▱▱ 40%` and the subject."""
+def time_left_words(seconds: float) -> str:
+    """`about 40 s left`, `about 3 min left`: rounded, as an estimate should be."""
+    if seconds < 5:
+        return "a few seconds left"
+    if seconds < 90:
+        return f"about {max(5, round(seconds / 5) * 5)} s left"
+    return f"about {round(seconds / 60)} min left"
+
+
+def status_line(job: Job, left: float | None = None) -> str:
+    """One message's worth: `Job #12 · image · working ▰▰▱▱ 40%` and the subject;
+    `left` is the estimated seconds to go, when there is an estimate."""
     label = KIND_LABELS[job.kind]
     state = STATE_LABELS[job.state]
     line = f"**Job #{job.id}** · {label} · {state}"
     if not job.state.is_terminal or job.state is JobState.DELIVERED:
         line += f"\n`{progress_bar(shown_progress(job))}`"
+        if left is not None and not job.state.is_terminal:
+            line += f" · {time_left_words(left)}"
     words = job_subject(job)
     if words:
         line += f"\n> {words}"

@@ -35,6 +35,8 @@ def result_embed(job: Job) -> discord.Embed:
             embed.add_field(name="Seed", value=str(request.seed))
         if request.aspect_ratio:
             embed.add_field(name="Aspect ratio", value=request.aspect_ratio)
+        if request.style:
+            embed.add_field(name="Style", value=request.style)
     if (
         isinstance(request, TextVideoRequest | AudioVideoRequest | FoundVideo)
         and request.avatar_name

@@ -35,6 +35,8 @@ CASES = [
     ("imagine", None, {"prompt": "x" * 1001}, {}, "too long"),
     ("imagine", None, {"prompt": "a cat", "seed": -1}, {}, "seed"),
     ("imagine", None, {"prompt": "a cat", "negative_prompt": "n" * 1001}, {}, "too long"),
+    ("imagine", None, {"prompt": "a cat", "style": "nosuch"}, {}, "no style called"),
+    ("edit", None, {"prompt": "a cat", "style": "nosuch"}, {"image": PICTURE}, "no style called"),
     ("edit", None, {"prompt": "   "}, {"image": PICTURE}, "prompt is empty"),
     ("edit", None, {"prompt": "\u200c\u3164"}, {"image": PICTURE}, "prompt is empty"),
     ("edit", None, {"prompt": "make it blue"}, {"image": NOT_A_PICTURE}, "not"),
@@ -117,6 +119,60 @@ async def test_bad_input_is_refused_kindly_and_costs_nothing(
     assert "Started job" in (await fd.wait_for_response(ok, timeout=10)).content
 
 
+HUGE = ("huge.png", b"\x89PNG" + bytes(21 * 1024 * 1024), "image/png")  # over the 20 MB limit
+OUTSIDE = {"type": "rich", "image": {"url": "http://127.0.0.1:9/private.png"}}
+EDIT_PROMPT = "mf:edit-image:prompt"
+DEFAULTS = {"avatar_id": AVA, "voice_id": ARIA}
+
+MENU_CASES = [
+    # (menu, message content, attachments, embeds, modal inputs, member's defaults, words)
+    ("Edit image", "just words", [], [], None, None, "no picture"),
+    ("Edit image", "", [HUGE], [], None, None, "too large"),
+    ("Edit image", "", [], [OUTSIDE], None, None, "outside Discord"),
+    ("Edit image", "", [NOT_A_PICTURE], [], {EDIT_PROMPT: "make it blue"}, None, "not a PNG"),
+    ("Edit image", "", [PICTURE], [], {EDIT_PROMPT: "   "}, None, "prompt is empty"),
+    (
+        "Edit image",
+        "",
+        [PICTURE],
+        [],
+        {EDIT_PROMPT: "blue", "mf:edit-image:style": "nosuch"},
+        None,
+        "no style called",
+    ),
+    ("Speak message", "", [PICTURE], [], None, DEFAULTS, "no text"),
+    ("Speak message", "   ", [], [{"description": "y" * 3001}], None, DEFAULTS, "too long"),
+    ("Speak message", "Hello there", [], [], None, None, "/avatar default"),
+    ("Speak message", "Hello there", [], [], None, {"avatar_id": AVA}, "/avatar default"),
+]
+
+
+@pytest.mark.parametrize(
+    ("menu", "content", "attachments", "embeds", "inputs", "defaults", "words"),
+    MENU_CASES,
+    ids=[f"{c[0].replace(' ', '-')}-{n}" for n, c in enumerate(MENU_CASES)],
+)
+async def test_bad_input_through_a_menu_is_refused_kindly_and_costs_nothing(
+    fd, sim, bot, menu, content, attachments, embeds, inputs, defaults, words
+):
+    alice = fd.users.alice
+    if defaults is not None:
+        bot.store.set_user_defaults(alice.id, **defaults)
+    posted = await fd.post_message(
+        content, author=fd.users.bob, attachments=attachments, embeds=embeds
+    )
+    inter = await fd.invoke_message_command(menu, posted, user=alice)
+    if inputs is not None:
+        inter = await fd.submit_modal(await fd.wait_for_modal(inter), inputs)
+    answer = await fd.wait_for_response(inter, timeout=10)
+    assert answer.ephemeral
+    assert words in answer.content, answer.content
+    assert "Traceback" not in answer.content
+    assert len(answer.content) < 400
+    assert sim.count("POST", "/api") == 0
+    assert bot.store.recent_jobs(alice.id) == []
+
+
 def test_the_table_covers_every_command_and_enough_cases():
     assert len(CASES) >= 15
     assert {case[0] for case in CASES} == {
@@ -128,3 +184,4 @@ def test_the_table_covers_every_command_and_enough_cases():
         "videos",
         "settings",
     }
+    assert {case[0] for case in MENU_CASES} == {"Edit image", "Speak message"}

@@ -263,13 +263,14 @@ def test_a_stored_request_carries_its_format_version(store: JobStore) -> None:
     (text,) = store._db.execute("SELECT params FROM jobs WHERE id = ?", [job.id]).fetchone()
 
     assert json.loads(text) == {
-        "v": 1,
+        "v": 2,
         "type": "picture",
         "prompt": "a lighthouse at dusk",
         "name": "",
         "aspect_ratio": None,
         "negative_prompt": None,
         "seed": 7,
+        "style": None,
     }
 
 

@@ -180,6 +180,18 @@ class JobRows(Connection):
             [JobState.QUEUED.value, JobState.WORKING.value, JobKind(kind).value],
         )
 
+    def recent_durations(self, kind: JobKind, limit: int) -> list[float]:
+        """Seconds from submission to completion of the last `limit` jobs of `kind` Miraflow
+        finished, newest first (videos found with `/videos get` were not made here).
+        Not indexed: callers cache it."""
+        rows = self._db.execute(
+            "SELECT completed_at - submitted_at FROM jobs WHERE kind = ? AND source != ?"
+            " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
+            " ORDER BY completed_at DESC LIMIT ?",
+            [JobKind(kind).value, JobSource.VIDEOS_GET.value, limit],
+        ).fetchall()
+        return [float(row[0]) for row in rows]
+
     def jobs_in_states(self, states: Collection[JobState]) -> list[Job]:
         """Every job in one of `states`, oldest first. Not indexed: for start-up, not hot paths."""
         wanted = [JobState(s).value for s in states]

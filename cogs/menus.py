@@ -1,0 +1,185 @@
+"""Right-click actions on a member's message: Edit image (its picture) and Speak message
+(its text, in the member's default avatar and voice)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError, report_error
+from bot.jobs.job_requests import TextVideoRequest
+from bot.launch import (
+    bot_of,
+    confirm_started,
+    job_name,
+    origin_for,
+    picture_request,
+    start_edit_job,
+)
+from bot.modlog import request_fields
+from bot.pictures import (
+    NO_PICTURE,
+    FoundPicture,
+    check_found,
+    first_picture,
+    read_found,
+    upload_reader,
+)
+from bot.screening import screen
+from bot.styles import require_style
+from bot.validation import MAX_PROMPT_LENGTH, MAX_SCRIPT_LENGTH, clean_text
+from cogs.speak import default_item
+
+if TYPE_CHECKING:
+    from bot.discord_bot import MiraflowBot
+
+log = logging.getLogger(__name__)
+
+EDIT_IMAGE = "Edit image"
+SPEAK_MESSAGE = "Speak message"
+MODAL_ID = "mf:edit-image"
+MODAL_TIMEOUT = 15 * 60.0
+NO_DEFAULTS = (
+    "Speak message reads the text in your default avatar and voice, and you have not "
+    "chosen them yet. Pick them once with `/avatar default`, then try again."
+)
+NO_TEXT = (
+    "That message has no text to speak. Pick a message with words in it, or write a "
+    "script with `/speak`."
+)
+
+
+def message_text(message: discord.Message) -> str:
+    """The words of a message: its content, else the description of its first embed."""
+    if message.content.strip():
+        return message.content
+    for embed in message.embeds:
+        if embed.description and embed.description.strip():
+            return embed.description
+    return ""
+
+
+class EditImageModal(discord.ui.Modal):
+    """Asks for the prompt (and optionally a style and a negative prompt) of an edit."""
+
+    prompt: discord.ui.TextInput[EditImageModal] = discord.ui.TextInput(
+        label="What to change",
+        style=discord.TextStyle.paragraph,
+        placeholder="e.g. make it a watercolor at night",
+        custom_id=f"{MODAL_ID}:prompt",
+        max_length=MAX_PROMPT_LENGTH,
+    )
+    style: discord.ui.TextInput[EditImageModal] = discord.ui.TextInput(
+        label="Style (optional)",
+        placeholder="one of this server's styles",
+        custom_id=f"{MODAL_ID}:style",
+        required=False,
+        max_length=100,
+    )
+    negative: discord.ui.TextInput[EditImageModal] = discord.ui.TextInput(
+        label="What it should not contain (optional)",
+        style=discord.TextStyle.paragraph,
+        custom_id=f"{MODAL_ID}:negative",
+        required=False,
+        max_length=MAX_PROMPT_LENGTH,
+    )
+
+    def __init__(self, found: FoundPicture) -> None:
+        super().__init__(title=EDIT_IMAGE, custom_id=MODAL_ID, timeout=MODAL_TIMEOUT)
+        self.found = found
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = bot_of(interaction)
+        if not await bot.admit(interaction):
+            return
+        picture = picture_request(
+            self.prompt.value,
+            self.negative.value or None,
+            None,
+            None,
+            require_style(interaction, self.style.value),
+        )
+        screen(interaction, request_fields(picture))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = self.found
+        max_bytes = bot.settings.max_attachment_bytes
+        api_base = bot.settings.discord_api_base_url
+
+        async def read() -> bytes:
+            return await read_found(found, max_bytes=max_bytes, api_base=api_base)
+
+        await start_edit_job(interaction, picture, upload_reader(read, max_bytes))
+
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows it the same way
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await report_error(interaction, error, log)
+
+
+class Menus(commands.Cog):
+    def __init__(self, bot: MiraflowBot) -> None:
+        self.bot = bot
+        self.menus = [
+            app_commands.guild_only(
+                app_commands.ContextMenu(name=EDIT_IMAGE, callback=self.edit_image)
+            ),
+            app_commands.guild_only(
+                app_commands.ContextMenu(name=SPEAK_MESSAGE, callback=self.speak_message)
+            ),
+        ]
+
+    async def cog_load(self) -> None:
+        for menu in self.menus:
+            self.bot.tree.add_command(menu)
+
+    async def cog_unload(self) -> None:
+        for menu in self.menus:
+            self.bot.tree.remove_command(menu.name, type=menu.type)
+
+    async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The message's first picture is the reference of an edit; a modal asks the prompt."""
+        found = first_picture(message)
+        if found is None:
+            raise UserFacingError(NO_PICTURE)
+        check_found(
+            found,
+            max_bytes=self.bot.settings.max_attachment_bytes,
+            api_base=self.bot.settings.discord_api_base_url,
+        )
+        await interaction.response.send_modal(EditImageModal(found))
+
+    async def speak_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """The message's text becomes the script of a video in the member's defaults."""
+        text = message_text(message)
+        if not text.strip():
+            raise UserFacingError(NO_TEXT)
+        script = clean_text(text, label="script", max_length=MAX_SCRIPT_LENGTH)
+        defaults = self.bot.store.get_user_defaults(interaction.user.id)
+        if defaults is None or defaults.avatar_id is None or defaults.voice_id is None:
+            raise UserFacingError(NO_DEFAULTS)
+        name = job_name(script)
+        screen(interaction, {"text": script, "name": name})
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        catalogue = self.bot.catalogue
+        avatar = await default_item(catalogue.find_avatar, defaults.avatar_id, defaults, "avatar")
+        voice = await default_item(catalogue.find_voice, defaults.voice_id, defaults, "voice")
+        request = TextVideoRequest(
+            avatar_id=avatar.id,
+            voice_id=voice.id,
+            text=script,
+            name=name,
+            avatar_name=avatar.name,
+            voice_name=voice.name,
+        )
+        job = await self.bot.jobs.start(await origin_for(interaction), request)
+        await confirm_started(interaction, job)
+
+
+async def setup(bot: MiraflowBot) -> None:
+    await bot.add_cog(Menus(bot))
