@@ -38,6 +38,7 @@ from bot.miraflow import (
     MiraflowConnectionError,
     MiraflowError,
     MiraflowTimeoutError,
+    ServerError,
 )
 
 log = logging.getLogger(__name__)
@@ -182,8 +183,9 @@ class JobService:
                 raise
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
-        except MiraflowTimeoutError as exc:
-            # The request may have reached Miraflow: never resend it.
+        except (MiraflowTimeoutError, ServerError) as exc:
+            # The request may have reached Miraflow (a gateway's 502/504 says nothing of
+            # what happened behind it): never resend it.
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
         except MiraflowError as exc:
