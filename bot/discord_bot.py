@@ -107,6 +107,8 @@ class MiraflowBot(commands.Bot):
             wake_poller=self.poller.wake,
             schedule=schedule,
             quotas_for=self.guild_settings.quotas,
+            image_timeout=settings.image_timeout,
+            video_timeout=settings.video_timeout,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing

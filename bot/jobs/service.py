@@ -31,7 +31,7 @@ from bot.jobs.job_requests import (
     with_seed,
 )
 from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
-from bot.jobs.schedule import Schedule
+from bot.jobs.schedule import Schedule, estimated_remaining
 from bot.jobs.store import Store
 from bot.miraflow import (
     MiraflowClient,
@@ -92,6 +92,8 @@ class JobService:
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         quotas_for: Callable[[int | None], Quotas] | None = None,
+        image_timeout: float = 1800.0,
+        video_timeout: float = 7200.0,
     ) -> None:
         self.store = store
         self._client = client
@@ -101,12 +103,14 @@ class JobService:
         self._schedule = schedule or Schedule()
         self._clock = clock
         self._quotas_for = quotas_for  # a server's own limits (`/settings limits`)
+        self._image_timeout = image_timeout
+        self._video_timeout = video_timeout
 
     def check_quota(self, user_id: int, guild_id: int | None = None) -> None:
         """Raise TooManyActive, DailyLimitReached or ServerDailyLimitReached when the user
         may not start a job now (on server `guild_id`, whose own limits apply)."""
         quotas = self._quotas_for(guild_id) if self._quotas_for else self._quotas
-        active = self.store.active_count(user_id)
+        active = self.store.active_count(user_id, self._clock())
         if active >= quotas.max_active:
             raise TooManyActive(active, quotas.max_active)
         since = self._clock() - DAY
@@ -242,10 +246,25 @@ class JobService:
             JobState.CANCELLED,
             error=self._frontend.words(Notice(Outcome.CANCELLED)),
             only_from=CANCELLABLE_STATES,
+            # Miraflow goes on with it: it counts toward the user's active jobs until then.
+            next_poll_at=self._expected_end(job),
         )
         if cancelled is None:
             raise NotCancellable(job_id, job.state)
         return cancelled
+
+    def _expected_end(self, job: Job) -> float:
+        """When Miraflow would finish `job`: from its progress, else at its timeout."""
+        now = self._clock()
+        if job.state is JobState.COMPLETE:
+            return now
+        speed = self._schedule.speed
+        started = job.submitted_at or job.created_at
+        remaining = estimated_remaining(job.progress, (now - started) * speed)
+        if remaining is None:
+            timeout = self._video_timeout if job.kind.makes_video else self._image_timeout
+            return started + timeout / speed
+        return now + remaining / speed
 
     async def recover_interrupted(self) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -247,3 +248,28 @@ async def restart_after_discord_forgot_the_nonce(tmp_path: Path) -> None:
             assert bot.store.get(1).result_message_id == results(fd)[0].id
         assert len(results(fd)) == 1
         assert sim.count("GET", "/files/") == 1, "not even fetched again"
+
+
+# --- cancelling does not stretch the limits -----------------------------------------------
+
+
+async def cancel_to_start_more_than_the_limit(tmp_path: Path) -> None:
+    """12 jobs of one member once ran at once under a limit of 3, by cancelling each."""
+    async with discord_and_miraflow() as (fd, sim):
+        sim.config.image_seconds = (200.0, 200.0)  # 5 s of real time
+        db = tmp_path / "jobs.sqlite3"
+        async with running_bot(fd, sim, db, MAX_ACTIVE_JOBS_PER_USER="1") as bot:
+            assert "Started job #1" in (await imagine(fd, "the first")).content
+            await wait_until(lambda: (bot.store.get(1).progress or 0) > 0, timeout=10)
+            cancel = await fd.invoke("jobs", {"job": 1}, subcommand="cancel", user=fd.users.alice)
+            assert "Stopped job #1" in (await fd.wait_for_response(cancel, timeout=5)).content
+
+            refused = await imagine(fd, "a second at once")
+            assert refused.ephemeral and "limit is 1" in refused.content
+            assert sim.count(*CREATE_IMAGE) == 1
+            # It counts until Miraflow would have finished it, no longer.
+            busy_until = bot.store.get(1).next_poll_at
+            ends = sim.jobs[bot.store.get(1).miraflow_job_id].complete_at
+            assert abs(busy_until - ends) < 2.5, (busy_until, ends)
+            await wait_until(lambda: time.time() > busy_until, timeout=10)
+            assert "Started job #2" in (await imagine(fd, "a second, later")).content

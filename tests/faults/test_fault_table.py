@@ -212,6 +212,12 @@ FAULTS = [
         "post the result again, or fetch it again",
         ef.restart_after_discord_forgot_the_nonce,
     ),
+    Fault(
+        "a member cancels a running job to start another over the limit",
+        "count the cancelled job toward the limit until Miraflow would have finished it",
+        "let one member run more jobs at once than the limit (12 under 3 before)",
+        ef.cancel_to_start_more_than_the_limit,
+    ),
 ]
 
 
