@@ -91,6 +91,12 @@ FAULTS = [
         pf.second_bot_on_the_same_store,
     ),
     Fault(
+        "a second bot started while the first's create call is in flight",
+        "exit at once; the first records the answer and delivers the result",
+        "mark the first's job unknown, tell its member 'I restarted', or send it twice",
+        pf.second_bot_while_a_create_call_is_in_flight,
+    ),
+    Fault(
         "a store created by the bot in a new folder",
         "make the folder 0700 and the store (and its -wal, -shm) 0600",
         "leave them readable by other users",
