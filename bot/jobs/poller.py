@@ -49,6 +49,9 @@ STORE_ERROR_LOG_INTERVAL = 60.0  # real seconds between two "store cannot be wri
 class PollerConfig:
     calls_per_second: float = 10.0
     max_in_flight: int = 8
+    # Results fetched and posted at once: apart from the poll slots, so that stalled
+    # downloads (each up to its deadline) never hold up the polling of other jobs.
+    max_deliveries: int = 16
     image_timeout: float = 1800.0
     video_timeout: float = 7200.0
     schedule: Schedule = Schedule()
@@ -115,6 +118,9 @@ class Poller:
         self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Deliveries under way or waiting for one of the delivery slots, by job id.
+        self._delivering: dict[int, asyncio.Task[None]] = {}
+        self._delivery_slots = asyncio.Semaphore(config.max_deliveries)
         self._loop_task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
         # Jobs whose last store write failed (disk full, read-only): the store cannot hold
@@ -142,7 +148,7 @@ class Poller:
         if self._sweep_task is not None:
             self._sweep_task.cancel()
             await asyncio.gather(self._sweep_task, return_exceptions=True)
-        running = list(self._running.values())
+        running = [*self._running.values(), *self._delivering.values()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
             for task in late:
@@ -151,7 +157,8 @@ class Poller:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Polls and deliveries under way."""
+        return len(self._running) + len(self._delivering)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -178,7 +185,7 @@ class Poller:
                 return
             # Jobs being handled stay due until their handling sets a new time, so ask for
             # enough rows to see past them.
-            busy = len(self._running) + len(self._held)
+            busy = len(self._running) + len(self._delivering) + len(self._held)
             candidates = self._store.due_jobs(now, limit=free + busy)
             due = [job for job in candidates if self._may_start(job.id, now)][:free]
             if not due:
@@ -188,7 +195,9 @@ class Poller:
 
     def _may_start(self, job_id: int, now: float) -> bool:
         held = self._held.get(job_id)
-        return job_id not in self._running and (held is None or held[1] <= now)
+        if job_id in self._running or job_id in self._delivering:
+            return False
+        return held is None or held[1] <= now
 
     def _start_handling(self, job: Job) -> None:
         self._running[job.id] = asyncio.create_task(
@@ -208,7 +217,7 @@ class Poller:
             log.info("video sweep failed: %s", exc)
             return
         for job in finished:
-            if job.id not in self._running:  # else it is still due once its poll ends
+            if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
 
     async def _sleep_until_due(self) -> None:
@@ -218,7 +227,9 @@ class Poller:
         if len(self._running) < self._config.max_in_flight:
             waiting = {job_id: at for job_id, (_, at) in self._held.items() if at > now}
             next_at = (
-                self._store.next_due_at(excluding=self._running.keys() | waiting.keys())
+                self._store.next_due_at(
+                    excluding=self._running.keys() | self._delivering.keys() | waiting.keys()
+                )
                 or now + MAX_IDLE_WAIT
             )
             next_at = min([next_at, *waiting.values()])
@@ -242,7 +253,7 @@ class Poller:
                 self._store.update(job.id, attempts=job.attempts)
                 del self._held[job.id]
             if job.state is JobState.COMPLETE:
-                await self._deliver(job, None)
+                self._start_delivery(job, None)
             elif self._expired(job):
                 await self._expire(job)
             else:
@@ -311,7 +322,7 @@ class Poller:
                 attempts=0,
             )
             if complete is not None:
-                await self._deliver(complete, status)
+                self._start_delivery(complete, status)
         else:
             await self._progress(job, status, polls)
 
@@ -371,6 +382,25 @@ class Poller:
         attempts = job.attempts + 1
         delay = self._config.schedule.backoff(attempts, retry_after)
         self._store.update(job.id, attempts=attempts, next_poll_at=self._clock() + delay)
+
+    def _start_delivery(self, job: Job, status: JobStatus | None) -> None:
+        """Hand a complete job to a delivery task of its own; its poll slot is free at once."""
+        if job.id not in self._delivering:
+            self._delivering[job.id] = asyncio.create_task(
+                self._delivery_task(job, status), name=f"miraflow-delivery-{job.id}"
+            )
+
+    async def _delivery_task(self, job: Job, status: JobStatus | None) -> None:
+        try:
+            async with self._delivery_slots:
+                await self._deliver(job, status)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._after_error(job, exc)
+        finally:
+            self._delivering.pop(job.id, None)
+            self._wake.set()
 
     async def _deliver(self, job: Job, status: JobStatus | None) -> None:
         try:

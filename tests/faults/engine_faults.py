@@ -273,3 +273,30 @@ async def cancel_to_start_more_than_the_limit(tmp_path: Path) -> None:
             assert abs(busy_until - ends) < 2.5, (busy_until, ends)
             await wait_until(lambda: time.time() > busy_until, timeout=10)
             assert "Started job #2" in (await imagine(fd, "a second, later")).content
+
+
+# --- stuck downloads ----------------------------------------------------------------------
+
+
+async def eight_downloads_stuck(tmp_path: Path) -> None:
+    """Before, a stuck download held a poll slot: 8 of them stopped every other job."""
+    async with discord_and_miraflow() as (fd, sim):
+        sim.config.image_seconds = (4000.0, 4000.0)
+        db = tmp_path / "jobs.sqlite3"
+        async with running_bot(fd, sim, db, MAX_ACTIVE_JOBS_PER_USER="20") as bot:
+            for n in range(8):
+                assert f"Started job #{n + 1}" in (await imagine(fd, f"stuck {n}")).content
+                miraflow_id = bot.store.get(n + 1).miraflow_job_id
+                sim.hang(f"/files/images/{miraflow_id}")
+                sim.complete_now(miraflow_id)
+            await wait_until(lambda: sim.held_requests == 8, timeout=15)
+
+            sim.config.image_seconds = (8.0, 12.0)
+            for n in range(2):
+                answer = await imagine(fd, f"free {n}", fd.users.bob)
+                assert "Started job" in answer.content
+            await wait_until(lambda: len(results(fd)) == 2, timeout=15)
+            assert sim.held_requests == 8, "the stuck ones are still stuck"
+
+            sim.unhang()
+            await wait_until(lambda: len(results(fd)) == 10, timeout=20)

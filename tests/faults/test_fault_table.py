@@ -224,6 +224,12 @@ FAULTS = [
         "let one member run more jobs at once than the limit (12 under 3 before)",
         ef.cancel_to_start_more_than_the_limit,
     ),
+    Fault(
+        "eight result downloads that hang",
+        "go on polling and delivering every other job (deliveries have slots of their own)",
+        "let stuck downloads hold the poll slots and stop every other job",
+        ef.eight_downloads_stuck,
+    ),
 ]
 
 
