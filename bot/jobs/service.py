@@ -33,6 +33,7 @@ from bot.jobs.job_requests import (
 from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
 from bot.jobs.schedule import Schedule, estimated_remaining
 from bot.jobs.store import Store
+from bot.jobs.unclear import tag_name
 from bot.miraflow import (
     MiraflowClient,
     MiraflowConnectionError,
@@ -94,6 +95,7 @@ class JobService:
         quotas_for: Callable[[int | None], Quotas] | None = None,
         image_timeout: float = 1800.0,
         video_timeout: float = 7200.0,
+        look_for_unclear: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self._client = client
@@ -105,6 +107,7 @@ class JobService:
         self._quotas_for = quotas_for  # a server's own limits (`/settings limits`)
         self._image_timeout = image_timeout
         self._video_timeout = video_timeout
+        self._look_for_unclear = look_for_unclear  # an unclear video may yet be found
 
     def check_quota(self, user_id: int, guild_id: int | None = None) -> None:
         """Raise TooManyActive, DailyLimitReached or ServerDailyLimitReached when the user
@@ -168,6 +171,7 @@ class JobService:
         self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
     ) -> Job:
         """Write the job's row, then send its create call exactly once (no quota check)."""
+        request = tag_name(request)  # so that an unclear video can be found by its name
         job = self.store.create_job(
             kind=kind_of(request),
             user_id=origin.user_id,
@@ -215,6 +219,8 @@ class JobService:
         log.warning("job %s: create call outcome unknown: %r", job.id, exc)
         error = self._frontend.words(Notice(Outcome.OUTCOME_UNKNOWN))
         self.store.set_state(job.id, JobState.UNKNOWN, error=error)
+        if job.kind.makes_video:
+            self._look_for_unclear()
 
     def adopt_finished(self, origin: Origin, miraflow_job_id: str, request: FoundVideo) -> Job:
         """Track a video Miraflow has already finished (from `/videos get`): no create call,

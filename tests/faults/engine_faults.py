@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
+from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
 from tests.e2e.harness import SPEED, running_bot, wait_until
 from tests.fakediscord import FakeDiscord, FakeMessage
 from tests.faults.servers import counting_server
@@ -216,6 +217,27 @@ async def create_answered_502_after_the_job_was_made(tmp_path: Path) -> None:
             assert "Started job #2" in (await imagine(fd, "the next one", fd.users.bob)).content
             await fd.wait_for_message(lambda m: bool(m.files), timeout=15)
         assert sim.count(*CREATE_IMAGE) == 2
+
+
+async def video_create_answered_504_after_the_video_was_made(tmp_path: Path) -> None:
+    async with discord_and_miraflow() as (fd, sim):
+        sim.config.create_answer_status = 504
+        sim.config.video_seconds = (40.0, 40.0)  # 1 s of real time
+        avatar = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
+        voice = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
+        async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
+            options = {"text": "Hello there.", "avatar": avatar, "voice": voice}
+            inter = await fd.invoke("speak", options, user=fd.users.alice)
+            answer = await fd.wait_for_response(inter, timeout=5)
+            assert answer.ephemeral and "won't resend" in answer.content
+            assert bot.store.get(1).state is JobState.UNKNOWN
+            # Miraflow made it all the same: found by its name in GET /api/videos.
+            posted = await fd.wait_for_message(lambda m: bool(m.files), timeout=15)
+            assert posted.pinged_users == {fd.users.alice.id}
+            await wait_until(lambda: bot.store.get(1).state is JobState.DELIVERED)
+            (made,) = sim.jobs.values()
+            assert bot.store.get(1).miraflow_job_id == made.id
+        assert sim.count("POST", "/api/video/create") == 1
 
 
 async def create_answered_429(tmp_path: Path) -> None:

@@ -207,6 +207,13 @@ FAULTS = [
         ef.create_answered_502_after_the_job_was_made,
     ),
     Fault(
+        "a video's create call answered 504 after Miraflow made the video",
+        "tell the requester it may have started, find the video by its unique name in "
+        "GET /api/videos, and deliver it",
+        "send it again, or leave a paid video undelivered",
+        ef.video_create_answered_504_after_the_video_was_made,
+    ),
+    Fault(
         "a create call answered 429 with a huge Retry-After",
         "fail it and say to try again",
         "send it again, or show the raw number",
