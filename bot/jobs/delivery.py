@@ -62,15 +62,22 @@ class Delivery:
         if job.id in self._unrecorded:
             # Posted by an earlier attempt whose record could not be written (the store
             # was failing): record that post, never make a second one.
-            posted = self._unrecorded[job.id]
+            final = self._record(job.id, self._unrecorded[job.id])
+            posted = self._unrecorded.pop(job.id)
         else:
+            # Made and removed off the event loop: deleting a 200 MB video takes ~20 ms.
+            made = await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-", dir=self.temp_dir)
             try:
-                posted = await self._post_once(current, status)
-            except _NoLongerWanted:
-                return
-            self._unrecorded[job.id] = posted
-        final = self._record(job.id, posted)  # at once: the sooner, the smaller a crash's window
-        del self._unrecorded[job.id]
+                try:
+                    posted = await self._post_once(current, status, Path(made))
+                except _NoLongerWanted:
+                    return
+                self._unrecorded[job.id] = posted
+                # At once (the folder can wait): the sooner, the smaller a crash's window.
+                final = self._record(job.id, posted)
+                del self._unrecorded[job.id]
+            finally:
+                await asyncio.to_thread(shutil.rmtree, made, True)
         self._tried_posting.discard(job.id)
         if posted is None and final is not None:
             await self._frontend.notify(final, Notice(Outcome.POSTED_NOWHERE))
@@ -79,24 +86,18 @@ class Delivery:
                 metrics.delivery_lag(final.delivered_at - final.completed_at)
             await self._frontend.show_status(final, force=True)
 
-    async def _post_once(self, job: Job, status: JobStatus | None) -> Posted | None:
+    async def _post_once(self, job: Job, status: JobStatus | None, folder: Path) -> Posted | None:
         """Fetch and post the result, unless an earlier post of it is found."""
         if self._may_have_posted(job):
             found = await self._frontend.find_posted(job)
             if found is not None:
                 log.info("job %s: its result was already posted (message %s)", job.id, found)
                 return found
-        # Made and removed off the event loop: deleting a 200 MB video takes ~20 ms.
-        made = await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-", dir=self.temp_dir)
-        folder = Path(made)
-        try:
-            result = await self._fetch(job, status, folder)
-            if not self._still_wanted(job.id):
-                raise _NoLongerWanted
-            self._tried_posting.add(job.id)
-            return await self._frontend.post_result(job, result, lambda: self._fresh_link(job))
-        finally:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
+        result = await self._fetch(job, status, folder)
+        if not self._still_wanted(job.id):
+            raise _NoLongerWanted
+        self._tried_posting.add(job.id)
+        return await self._frontend.post_result(job, result, lambda: self._fresh_link(job))
 
     def _may_have_posted(self, job: Job) -> bool:
         """A post of this result may exist: an earlier attempt of this process sent one, or
