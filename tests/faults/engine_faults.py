@@ -158,7 +158,11 @@ async def download_stalls_every_time(tmp_path: Path) -> None:
         async with running_bot(fd, sim, db, DOWNLOAD_STALL_SECONDS="0.2") as bot:
             notice = await _job_that_ends_badly(fd, sim, bot)
             assert "please ask again" in notice.content
-        assert sim.count("GET", "/files/") == 3, "tried three times, each with a fresh URL"
+        seen = [r.path for r in sim.requests if r.path.startswith(("/files/", "/api/image/"))]
+        downloads = [n for n, path in enumerate(seen) if path.startswith("/files/")]
+        assert len(downloads) == 3, "tried three times, then given up"
+        # Each time with a URL fresh from Miraflow: the call before each download asks for it.
+        assert all(seen[n - 1].startswith("/api/image/") for n in downloads), seen
 
 
 async def a_long_failure_reason_with_the_key_and_markdown(tmp_path: Path) -> None:
