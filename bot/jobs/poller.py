@@ -4,7 +4,9 @@ Each job carries its own `next_poll_at` in the store. The loop hands each due jo
 task of its own (a job stays due until its handling sets a new time, so a crash mid-poll
 leaves it due at the next start), with a cap on calls in flight and on calls per second,
 and sleeps until the next one is due or until a new job or a finished task wakes it. No
-error of one job or one call stops it.
+error of one job or one call stops it. A complete job is handed to a delivery task of its
+own, bounded apart from the poll slots, so a stuck download never holds up polling. When
+the store cannot be written, a job's backoff is kept in memory instead.
 """
 
 from __future__ import annotations
