@@ -27,6 +27,7 @@ from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
 from bot.jobs.store import Store
+from bot.jobs.unclear import UnclearVideos
 from bot.miraflow import MiraflowClient
 from bot.modlog import ModLog
 from bot.settings import Settings
@@ -97,6 +98,13 @@ class MiraflowBot(commands.Bot):
                 schedule=schedule,
             ),
         )
+        self.unclear_videos = UnclearVideos(
+            store,
+            miraflow,
+            self.poller.wake,
+            video_timeout=settings.video_timeout,
+            speed=settings.time_scale,
+        )
         quotas = Quotas(settings.max_active_jobs, settings.max_jobs_per_day)
         self.guild_settings = GuildSettings(store.guild_settings, quotas)
         self.modlog = ModLog(self, self.guild_settings)
@@ -108,6 +116,9 @@ class MiraflowBot(commands.Bot):
             wake_poller=self.poller.wake,
             schedule=schedule,
             quotas_for=self.guild_settings.quotas,
+            image_timeout=settings.image_timeout,
+            video_timeout=settings.video_timeout,
+            look_for_unclear=self.unclear_videos.wake,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
@@ -124,6 +135,7 @@ class MiraflowBot(commands.Bot):
             return
         await self.jobs.recover_interrupted()
         self.poller.start()
+        self.unclear_videos.start()
 
     async def close(self) -> None:
         """Stop cleanly: refuse new interactions, let those under way (a create call, a
@@ -133,6 +145,7 @@ class MiraflowBot(commands.Bot):
         if busy:
             log.info("waiting for %d commands under way", len(busy))
             await asyncio.wait(busy, timeout=SHUTDOWN_GRACE)
+        await self.unclear_videos.stop()
         await self.poller.stop()
         await self.modlog.close()
         await self.catalogue.close()

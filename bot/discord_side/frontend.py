@@ -12,12 +12,24 @@ from bot.discord_side.dm_delivery import fallback
 from bot.discord_side.status import StatusBoard, mention_only
 from bot.jobs.frontend import FreshLink, Notice, Posted, ResultFile
 from bot.jobs.models import Job
-from bot.ui.buttons import result_view
+from bot.ui.buttons import delete_custom_id, result_view
 from bot.ui.results import result_embed
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_TOO_LARGE = 40005
+# How many recent messages are searched for a result post a crash may have left unrecorded.
+HISTORY_LOOKBACK = 100
+
+
+def _custom_ids(message: discord.Message) -> set[str]:
+    return {
+        child.custom_id
+        for row in message.components
+        if isinstance(row, discord.ActionRow)
+        for child in row.children
+        if isinstance(child, discord.Button) and child.custom_id
+    }
 
 
 class DiscordFrontend:
@@ -59,6 +71,25 @@ class DiscordFrontend:
                 log.info("job %s: refused there too: %s", job.id, exc)
                 return None
         return Posted(message.id, message.channel.id)
+
+    async def find_posted(self, job: Job) -> Posted | None:
+        # Discord forgets a nonce after minutes, and history does not carry it: the post is
+        # known by its Delete button, whose custom_id names the job.
+        marker = delete_custom_id(job)
+        places: list[discord.abc.Messageable] = [self.status.channel(job)]
+        elsewhere = fallback(self._bot, job)
+        if elsewhere is not None:
+            places.append(elsewhere)
+        for place in places:
+            try:
+                async for message in place.history(limit=HISTORY_LOOKBACK):
+                    if self._bot.user is not None and message.author.id != self._bot.user.id:
+                        continue
+                    if marker in _custom_ids(message):
+                        return Posted(message.id, message.channel.id)
+            except (discord.NotFound, discord.Forbidden) as exc:
+                log.info("job %s: cannot read channel history there: %s", job.id, exc)
+        return None
 
     async def _send(
         self, channel: discord.abc.Messageable, job: Job, result: ResultFile

@@ -29,6 +29,7 @@ from bot.miraflow.errors import (
     UnexpectedResponseError,
     UntrustedUrlError,
 )
+from bot.ui.inert import inert
 
 GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
 RESTARTING = "I'm restarting right now. Please try again in a minute."
@@ -53,7 +54,7 @@ STATE_LABELS = {
 }
 
 OUTCOME_UNKNOWN = (
-    "Miraflow did not answer in time, so I can't tell whether it started this job. "
+    "Miraflow did not answer clearly, so I can't tell whether it started this job. "
     "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
 )
 LOST_IN_RESTART = (
@@ -62,16 +63,27 @@ LOST_IN_RESTART = (
 )
 
 
+# Miraflow's own words, shown in public: short enough for any message, and inert.
+REASON_MAX_CHARS = 300
+
+
+def _reason(notice: Notice) -> str:
+    if not notice.reason:
+        return "Miraflow could not finish it"
+    return inert(notice.reason, REASON_MAX_CHARS, links=False)
+
+
 def error_text(notice: Notice) -> str:
     """The sentence stored as a job's error and shown under its status."""
     match notice.outcome:
         case Outcome.EXPIRED:
             return "Miraflow took too long, so I stopped waiting for it. Please try again."
         case Outcome.MIRAFLOW_FAILED:
-            reason = notice.reason or "Miraflow could not finish it"
-            return f"Miraflow failed: {reason}. Try again, perhaps with other words."
+            return f"Miraflow failed: {_reason(notice)}. Try again, perhaps with other words."
         case Outcome.LOST_BY_MIRAFLOW:
             return "Miraflow no longer knows this job."
+        case Outcome.DELIVERY_FAILED if isinstance(notice.error, UntrustedUrlError):
+            return miraflow_error_text(notice.error)
         case Outcome.DELIVERY_FAILED:
             return "The result could not be fetched or posted; please ask again."
         case Outcome.POSTED_NOWHERE:
@@ -95,10 +107,9 @@ def notice_text(job: Job, notice: Notice) -> str:
         case Outcome.EXPIRED:
             return f"your {what} (job #{job.id}) timed out. Please try again."
         case Outcome.MIRAFLOW_FAILED:
-            reason = notice.reason or "Miraflow could not finish it"
             return (
-                f"sorry, Miraflow could not make your {what} (job #{job.id}): {reason}. "
-                "Please try again."
+                f"sorry, Miraflow could not make your {what} (job #{job.id}): "
+                f"{_reason(notice)}. Please try again."
             )
         case Outcome.LOST_BY_MIRAFLOW:
             return f"sorry, Miraflow lost job #{job.id}. Please try again."
@@ -149,8 +160,7 @@ _DETAIL_MAX_CHARS = 150
 def _detail(message: str) -> str:
     if not message:
         return ""
-    shown = message if len(message) <= _DETAIL_MAX_CHARS else message[: _DETAIL_MAX_CHARS - 1] + "…"
-    return f" ({shown})"
+    return f" ({inert(message, _DETAIL_MAX_CHARS, links=False)})"
 
 
 def miraflow_error_text(error: MiraflowError) -> str:

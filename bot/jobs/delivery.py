@@ -12,6 +12,8 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.jobs.frontend import Frontend, Notice, Outcome, Posted, ResultFile
@@ -23,39 +25,87 @@ from bot.miraflow import FileTooLargeError, JobStatus, MiraflowClient
 log = logging.getLogger(__name__)
 
 
+class _NoLongerWanted(Exception):
+    """Cancelled while its result was downloading: nothing to post or record."""
+
+
+class NoUsableResult(Exception):
+    """Miraflow says the job is complete but gives nothing to fetch: asking again will not
+    help, so the job fails at once and its requester is told."""
+
+
 class Delivery:
-    def __init__(self, store: Store, client: MiraflowClient, frontend: Frontend) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: MiraflowClient,
+        frontend: Frontend,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._client = client
         self._frontend = frontend
         # Where downloads go; `miraflow-bot run` points it at the store's own temp folder,
         # which it empties at start (None: the system's).
         self.temp_dir: Path | None = None
+        self._started_at = clock()
+        self._tried_posting: set[int] = set()
+        # Posts made whose record the store refused (disk full, read-only), by job id.
+        self._unrecorded: dict[int, Posted | None] = {}
 
     async def deliver(self, job: Job, status: JobStatus | None = None) -> None:
         """Post a complete job's result. Transient failures raise, for the poller to retry."""
         current = self._store.get(job.id)
         if current is None or current.state is not JobState.COMPLETE:
+            self._unrecorded.pop(job.id, None)
             return  # cancelled meanwhile, or delivered by an earlier attempt
-        # Made and removed off the event loop: deleting a 200 MB video takes ~20 ms.
-        made = await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-", dir=self.temp_dir)
-        folder = Path(made)
-        try:
-            result = await self._fetch(current, status, folder)
-            if not self._still_wanted(job.id):
-                return  # cancelled while the result was downloading
-            posted = await self._frontend.post_result(
-                current, result, lambda: self._fresh_link(current)
-            )
-            final = self._record(
-                job.id, posted
-            )  # at once: the sooner, the smaller a crash's window
-        finally:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
+        if job.id in self._unrecorded:
+            # Posted by an earlier attempt whose record could not be written (the store
+            # was failing): record that post, never make a second one.
+            final = self._record(job.id, self._unrecorded[job.id])
+            posted = self._unrecorded.pop(job.id)
+        else:
+            # Made and removed off the event loop: deleting a 200 MB video takes ~20 ms.
+            made = await asyncio.to_thread(tempfile.mkdtemp, prefix="miraflow-", dir=self.temp_dir)
+            try:
+                try:
+                    posted = await self._post_once(current, status, Path(made))
+                except _NoLongerWanted:
+                    return
+                self._unrecorded[job.id] = posted
+                # At once (the folder can wait): the sooner, the smaller a crash's window.
+                final = self._record(job.id, posted)
+                del self._unrecorded[job.id]
+            finally:
+                await asyncio.to_thread(shutil.rmtree, made, True)
+        self._tried_posting.discard(job.id)
+        if posted is None and final is not None:
+            await self._frontend.notify(final, Notice(Outcome.POSTED_NOWHERE))
         if final is not None:
             if final.delivered_at is not None and final.completed_at is not None:
                 metrics.delivery_lag(final.delivered_at - final.completed_at)
             await self._frontend.show_status(final, force=True)
+
+    async def _post_once(self, job: Job, status: JobStatus | None, folder: Path) -> Posted | None:
+        """Fetch and post the result, unless an earlier post of it is found."""
+        if self._may_have_posted(job):
+            found = await self._frontend.find_posted(job)
+            if found is not None:
+                log.info("job %s: its result was already posted (message %s)", job.id, found)
+                return found
+        result = await self._fetch(job, status, folder)
+        if not self._still_wanted(job.id):
+            raise _NoLongerWanted
+        self._tried_posting.add(job.id)
+        return await self._frontend.post_result(job, result, lambda: self._fresh_link(job))
+
+    def _may_have_posted(self, job: Job) -> bool:
+        """A post of this result may exist: an earlier attempt of this process sent one, or
+        the job completed before this process started (a crash may have come after the
+        post, and Discord's nonce memory lasts only minutes)."""
+        if job.id in self._tried_posting:
+            return True
+        return job.completed_at is None or job.completed_at < self._started_at
 
     def _record(self, job_id: int, posted: Posted | None) -> Job | None:
         if posted is None:
@@ -111,7 +161,7 @@ class Delivery:
             assert job.miraflow_job_id is not None
             status = await self._client.image_job(job.miraflow_job_id)
         if status.image is None or not status.image.download_url:
-            raise RuntimeError(f"job {job.id}: Miraflow gave no download URL")
+            raise NoUsableResult(f"job {job.id}: Miraflow gave no download URL")
         return status.image.download_url
 
     async def _fresh_link(self, job: Job) -> str:
@@ -120,7 +170,7 @@ class Delivery:
         if job.kind.makes_video:
             video = await self._client.get_video(job.miraflow_job_id)
             if not video.download_url:
-                raise RuntimeError(f"job {job.id}: Miraflow gave no video download URL")
+                raise NoUsableResult(f"job {job.id}: Miraflow gave no video download URL")
             return video.download_url
         return await self._image_url(job, None)
 

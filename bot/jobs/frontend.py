@@ -81,3 +81,9 @@ class Frontend(Protocol):
         """Post a finished job's result once; None when no place takes it. `fresh_link`
         gives a download link when the file is refused as too large."""
         ...
+
+    async def find_posted(self, job: Job) -> Posted | None:
+        """The job's result post if it already exists (looked for among recent messages
+        where it would be), else None. Asked before posting a result a crash or a failed
+        attempt may already have posted."""
+        ...

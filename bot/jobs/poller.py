@@ -4,7 +4,9 @@ Each job carries its own `next_poll_at` in the store. The loop hands each due jo
 task of its own (a job stays due until its handling sets a new time, so a crash mid-poll
 leaves it due at the next start), with a cap on calls in flight and on calls per second,
 and sleeps until the next one is due or until a new job or a finished task wakes it. No
-error of one job or one call stops it.
+error of one job or one call stops it. A complete job is handed to a delivery task of its
+own, bounded apart from the poll slots, so a stuck download never holds up polling. When
+the store cannot be written, a job's backoff is kept in memory instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.jobs.create_calls import fetch_status
-from bot.jobs.delivery import Delivery
+from bot.jobs.delivery import Delivery, NoUsableResult
 from bot.jobs.frontend import Frontend, Notice, Outcome
 from bot.jobs.models import WAITING_STATES, Job, JobState
 from bot.jobs.schedule import Schedule
@@ -27,11 +29,13 @@ from bot.jobs.store import Store
 from bot.jobs.sweep import VideoSweep
 from bot.miraflow import (
     AuthenticationError,
+    DownloadTimeoutError,
     JobStatus,
     MiraflowClient,
     MiraflowError,
     NotFoundError,
     RateLimitedError,
+    UntrustedUrlError,
 )
 
 log = logging.getLogger(__name__)
@@ -39,12 +43,17 @@ log = logging.getLogger(__name__)
 MAX_IDLE_WAIT = 60.0
 MAX_NOT_FOUND = 3
 MAX_DELIVERY_ATTEMPTS = 8
+MAX_DOWNLOAD_ATTEMPTS = 3  # downloads abandoned at their deadline
+STORE_ERROR_LOG_INTERVAL = 60.0  # real seconds between two "store cannot be written" lines
 
 
 @dataclass(frozen=True, slots=True)
 class PollerConfig:
     calls_per_second: float = 10.0
     max_in_flight: int = 8
+    # Results fetched and posted at once: apart from the poll slots, so that stalled
+    # downloads (each up to its deadline) never hold up the polling of other jobs.
+    max_deliveries: int = 16
     image_timeout: float = 1800.0
     video_timeout: float = 7200.0
     schedule: Schedule = Schedule()
@@ -111,8 +120,15 @@ class Poller:
         self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Deliveries under way or waiting for one of the delivery slots, by job id.
+        self._delivering: dict[int, asyncio.Task[None]] = {}
+        self._delivery_slots = asyncio.Semaphore(config.max_deliveries)
         self._loop_task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        # Jobs whose last store write failed (disk full, read-only): the store cannot hold
+        # their backoff, so it is kept here; job id -> (failures, not before).
+        self._held: dict[int, tuple[int, float]] = {}
+        self._store_error_logged_at = -math.inf
         self._sweep = VideoSweep(store, client, config.schedule, clock)
         self._sweep_task: asyncio.Task[None] | None = None
 
@@ -134,7 +150,7 @@ class Poller:
         if self._sweep_task is not None:
             self._sweep_task.cancel()
             await asyncio.gather(self._sweep_task, return_exceptions=True)
-        running = list(self._running.values())
+        running = [*self._running.values(), *self._delivering.values()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
             for task in late:
@@ -143,7 +159,8 @@ class Poller:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Polls and deliveries under way."""
+        return len(self._running) + len(self._delivering)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -170,12 +187,19 @@ class Poller:
                 return
             # Jobs being handled stay due until their handling sets a new time, so ask for
             # enough rows to see past them.
-            candidates = self._store.due_jobs(now, limit=free + len(self._running))
-            due = [job for job in candidates if job.id not in self._running][:free]
+            busy = len(self._running) + len(self._delivering) + len(self._held)
+            candidates = self._store.due_jobs(now, limit=free + busy)
+            due = [job for job in candidates if self._may_start(job.id, now)][:free]
             if not due:
                 return
             for job in due:
                 self._start_handling(job)
+
+    def _may_start(self, job_id: int, now: float) -> bool:
+        held = self._held.get(job_id)
+        if job_id in self._running or job_id in self._delivering:
+            return False
+        return held is None or held[1] <= now
 
     def _start_handling(self, job: Job) -> None:
         self._running[job.id] = asyncio.create_task(
@@ -195,7 +219,7 @@ class Poller:
             log.info("video sweep failed: %s", exc)
             return
         for job in finished:
-            if job.id not in self._running:  # else it is still due once its poll ends
+            if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
 
     async def _sleep_until_due(self) -> None:
@@ -203,7 +227,14 @@ class Poller:
         now = self._clock()
         wait = MAX_IDLE_WAIT
         if len(self._running) < self._config.max_in_flight:
-            next_at = self._store.next_due_at(excluding=self._running) or now + MAX_IDLE_WAIT
+            waiting = {job_id: at for job_id, (_, at) in self._held.items() if at > now}
+            next_at = (
+                self._store.next_due_at(
+                    excluding=self._running.keys() | self._delivering.keys() | waiting.keys()
+                )
+                or now + MAX_IDLE_WAIT
+            )
+            next_at = min([next_at, *waiting.values()])
             if self._sweep.next_at is not None:
                 next_at = min(next_at, self._sweep.next_at)
             next_at = max(next_at, self._paused_until)
@@ -219,20 +250,43 @@ class Poller:
 
     async def _handle(self, job: Job) -> None:
         try:
+            if job.id in self._held:
+                # Its last write failed: try a write before any call to Miraflow or Discord.
+                self._store.update(job.id, attempts=job.attempts)
+                del self._held[job.id]
             if job.state is JobState.COMPLETE:
-                await self._deliver(job, None)
+                self._start_delivery(job, None)
             elif self._expired(job):
                 await self._expire(job)
             else:
                 await self._poll(job)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("job %s: unexpected error; trying again later", job.id)
-            self._reschedule_after_error(job, None)
+        except Exception as exc:
+            self._after_error(job, exc)
         finally:
             self._running.pop(job.id, None)
             self._wake.set()
+
+    def _after_error(self, job: Job, exc: Exception) -> None:
+        """Back a job off after an error. When the store cannot take even that write, the
+        backoff is kept in memory: the job is not touched again before it is due."""
+        try:
+            self._reschedule_after_error(job, None)
+        except Exception as write_error:
+            failures = self._held.get(job.id, (0, 0.0))[0] + 1
+            delay = self._config.schedule.backoff(failures)
+            self._held[job.id] = (failures, self._clock() + delay)
+            now = time.monotonic()
+            if now - self._store_error_logged_at >= STORE_ERROR_LOG_INTERVAL:
+                self._store_error_logged_at = now
+                log.error(
+                    "the store cannot be written (%s); %d jobs wait for it",
+                    write_error,
+                    len(self._held),
+                )
+            return
+        log.error("job %s: unexpected error; trying again later", job.id, exc_info=exc)
 
     # -- one job -----------------------------------------------------------------------
 
@@ -270,7 +324,7 @@ class Poller:
                 attempts=0,
             )
             if complete is not None:
-                await self._deliver(complete, status)
+                self._start_delivery(complete, status)
         else:
             await self._progress(job, status, polls)
 
@@ -331,24 +385,58 @@ class Poller:
         delay = self._config.schedule.backoff(attempts, retry_after)
         self._store.update(job.id, attempts=attempts, next_poll_at=self._clock() + delay)
 
+    def _start_delivery(self, job: Job, status: JobStatus | None) -> None:
+        """Hand a complete job to a delivery task of its own; its poll slot is free at once."""
+        if job.id not in self._delivering:
+            self._delivering[job.id] = asyncio.create_task(
+                self._delivery_task(job, status), name=f"miraflow-delivery-{job.id}"
+            )
+
+    async def _delivery_task(self, job: Job, status: JobStatus | None) -> None:
+        try:
+            async with self._delivery_slots:
+                await self._deliver(job, status)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._after_error(job, exc)
+        finally:
+            self._delivering.pop(job.id, None)
+            self._wake.set()
+
     async def _deliver(self, job: Job, status: JobStatus | None) -> None:
         try:
             await self._delivery.deliver(job, status)
         except asyncio.CancelledError:
             raise
+        except (NoUsableResult, UntrustedUrlError) as exc:
+            await self._fail_delivery(job, exc)  # asking again would give the same answer
         except Exception as exc:
             attempts = job.attempts + 1
-            if attempts >= MAX_DELIVERY_ATTEMPTS:
-                self._store.set_state(
-                    job.id,
-                    JobState.FAILED,
-                    error=self._frontend.words(Notice(Outcome.DELIVERY_FAILED)),
-                    only_from={JobState.COMPLETE},
-                )
-                log.error("job %s: delivery failed for good", job.id, exc_info=exc)
+            # An abandoned download is tried again with a fresh URL, but only a few times.
+            most = (
+                MAX_DOWNLOAD_ATTEMPTS
+                if isinstance(exc, DownloadTimeoutError)
+                else MAX_DELIVERY_ATTEMPTS
+            )
+            if attempts >= most:
+                await self._fail_delivery(job, exc)
                 return
-            log.warning("job %s: delivery attempt %s failed: %s", job.id, attempts, exc)
             self._reschedule_after_error(job, None)
+            log.warning("job %s: delivery attempt %s failed: %s", job.id, attempts, exc)
+
+    async def _fail_delivery(self, job: Job, exc: Exception) -> None:
+        error = exc if isinstance(exc, MiraflowError) else None
+        notice = Notice(Outcome.DELIVERY_FAILED, error=error)
+        failed = self._store.set_state(
+            job.id,
+            JobState.FAILED,
+            error=self._frontend.words(notice),
+            only_from={JobState.COMPLETE},
+        )
+        log.error("job %s: delivery failed for good: %s", job.id, exc)
+        if failed is not None:
+            await self._tell(failed, notice)
 
     async def _tell(self, job: Job, notice: Notice) -> None:
         """Show a job's final state, then tell its requester why."""

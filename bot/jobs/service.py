@@ -31,13 +31,15 @@ from bot.jobs.job_requests import (
     with_seed,
 )
 from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
-from bot.jobs.schedule import Schedule
+from bot.jobs.schedule import Schedule, estimated_remaining
 from bot.jobs.store import Store
+from bot.jobs.unclear import tag_name
 from bot.miraflow import (
     MiraflowClient,
     MiraflowConnectionError,
     MiraflowError,
     MiraflowTimeoutError,
+    ServerError,
 )
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,9 @@ class JobService:
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         quotas_for: Callable[[int | None], Quotas] | None = None,
+        image_timeout: float = 1800.0,
+        video_timeout: float = 7200.0,
+        look_for_unclear: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self._client = client
@@ -100,12 +105,15 @@ class JobService:
         self._schedule = schedule or Schedule()
         self._clock = clock
         self._quotas_for = quotas_for  # a server's own limits (`/settings limits`)
+        self._image_timeout = image_timeout
+        self._video_timeout = video_timeout
+        self._look_for_unclear = look_for_unclear  # an unclear video may yet be found
 
     def check_quota(self, user_id: int, guild_id: int | None = None) -> None:
         """Raise TooManyActive, DailyLimitReached or ServerDailyLimitReached when the user
         may not start a job now (on server `guild_id`, whose own limits apply)."""
         quotas = self._quotas_for(guild_id) if self._quotas_for else self._quotas
-        active = self.store.active_count(user_id)
+        active = self.store.active_count(user_id, self._clock())
         if active >= quotas.max_active:
             raise TooManyActive(active, quotas.max_active)
         since = self._clock() - DAY
@@ -163,6 +171,7 @@ class JobService:
         self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
     ) -> Job:
         """Write the job's row, then send its create call exactly once (no quota check)."""
+        request = tag_name(request)  # so that an unclear video can be found by its name
         job = self.store.create_job(
             kind=kind_of(request),
             user_id=origin.user_id,
@@ -182,8 +191,9 @@ class JobService:
                 raise
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
-        except MiraflowTimeoutError as exc:
-            # The request may have reached Miraflow: never resend it.
+        except (MiraflowTimeoutError, ServerError) as exc:
+            # The request may have reached Miraflow (a gateway's 502/504 says nothing of
+            # what happened behind it): never resend it.
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
         except MiraflowError as exc:
@@ -209,6 +219,8 @@ class JobService:
         log.warning("job %s: create call outcome unknown: %r", job.id, exc)
         error = self._frontend.words(Notice(Outcome.OUTCOME_UNKNOWN))
         self.store.set_state(job.id, JobState.UNKNOWN, error=error)
+        if job.kind.makes_video:
+            self._look_for_unclear()
 
     def adopt_finished(self, origin: Origin, miraflow_job_id: str, request: FoundVideo) -> Job:
         """Track a video Miraflow has already finished (from `/videos get`): no create call,
@@ -240,10 +252,25 @@ class JobService:
             JobState.CANCELLED,
             error=self._frontend.words(Notice(Outcome.CANCELLED)),
             only_from=CANCELLABLE_STATES,
+            # Miraflow goes on with it: it counts toward the user's active jobs until then.
+            next_poll_at=self._expected_end(job),
         )
         if cancelled is None:
             raise NotCancellable(job_id, job.state)
         return cancelled
+
+    def _expected_end(self, job: Job) -> float:
+        """When Miraflow would finish `job`: from its progress, else at its timeout."""
+        now = self._clock()
+        if job.state is JobState.COMPLETE:
+            return now
+        speed = self._schedule.speed
+        started = job.submitted_at or job.created_at
+        remaining = estimated_remaining(job.progress, (now - started) * speed)
+        if remaining is None:
+            timeout = self._video_timeout if job.kind.makes_video else self._image_timeout
+            return started + timeout / speed
+        return now + remaining / speed
 
     async def recover_interrupted(self) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.

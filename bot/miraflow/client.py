@@ -28,6 +28,7 @@ from bot.miraflow.constants import (
     DEFAULT_STALL_TIMEOUT,
     DEFAULT_TIMEOUT,
     DOWNLOAD_CHUNK_SIZE,
+    ERROR_MESSAGE_MAX_CHARS,
 )
 from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
@@ -190,7 +191,7 @@ class MiraflowClient:
 
     async def video_status(self, job_id: str) -> JobStatus:
         body = await self._http.get_json(f"/api/video/{_segment(job_id)}/status")
-        return JobStatus.from_api(_as_dict(body))
+        return self._status_of(body)
 
     # Images
 
@@ -257,7 +258,14 @@ class MiraflowClient:
     async def image_job(self, job_id: str) -> JobStatus:
         """An image job's status; when finished, `image` holds the result."""
         body = await self._http.get_json(f"/api/image/{_segment(job_id)}")
-        return JobStatus.from_api(_as_dict(body))
+        return self._status_of(body)
+
+    def _status_of(self, body: object) -> JobStatus:
+        """A status body, its failure reason cut to a sane length and without the API key."""
+        status = JobStatus.from_api(_as_dict(body))
+        if status.message:
+            status.message = truncate(self._http.redact(status.message), ERROR_MESSAGE_MAX_CHARS)
+        return status
 
     # Media
 

@@ -96,6 +96,11 @@ class DeleteButton(
             await report_error(interaction, exc, log)
 
 
+def delete_custom_id(job: Job) -> str:
+    """The custom_id of a result's Delete button: unique to its job, so it finds the post."""
+    return DeleteButton(job.id, job.user_id).custom_id
+
+
 def result_view(job: Job) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if job.source is not JobSource.VIDEOS_GET:  # a video picked there has no request to redo

@@ -5,10 +5,12 @@ from __future__ import annotations
 from bot.discord_side.words import KIND_LABELS, STATE_LABELS
 from bot.jobs.job_requests import subject
 from bot.jobs.models import Job, JobState
+from bot.ui.inert import inert
 
 __all__ = ["KIND_LABELS", "STATE_LABELS", "job_subject", "short", "status_line"]
 
 BAR_WIDTH = 12
+SUBJECT_CHARS = 80
 
 
 def progress_bar(percent: int | None, width: int = BAR_WIDTH) -> str:
@@ -34,8 +36,9 @@ def short(text: str, limit: int) -> str:
 
 
 def job_subject(job: Job) -> str:
-    """The prompt or script of a job, shortened for one line."""
-    return short(subject(job.request), 80)
+    """The prompt or script of a job, shortened for one line (raw: for plain-text places
+    such as autocomplete choices)."""
+    return short(subject(job.request), SUBJECT_CHARS)
 
 
 def time_left_words(seconds: float) -> str:
@@ -57,7 +60,7 @@ def status_line(job: Job, left: float | None = None) -> str:
         line += f"\n`{progress_bar(shown_progress(job))}`"
         if left is not None and not job.state.is_terminal:
             line += f" · {time_left_words(left)}"
-    words = job_subject(job)
+    words = inert(subject(job.request), SUBJECT_CHARS)  # a public message: shown as typed
     if words:
         line += f"\n> {words}"
     if job.error and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNKNOWN):

@@ -14,7 +14,8 @@ from bot.jobs.job_requests import (
     subject,
 )
 from bot.jobs.models import Job
-from bot.ui.progress import KIND_LABELS, short
+from bot.ui.inert import inert
+from bot.ui.progress import KIND_LABELS
 
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
 
@@ -27,10 +28,10 @@ def result_embed(job: Job) -> discord.Embed:
         if isinstance(request, PictureRequest | EditRequest | InpaintRequest | TextVideoRequest)
         else ""
     )
-    embed = discord.Embed(title=title, description=short(words, 1000) or None, colour=EMBED_COLOUR)
+    embed = discord.Embed(title=title, description=inert(words, 1000) or None, colour=EMBED_COLOUR)
     if isinstance(request, PictureRequest | EditRequest | InpaintRequest):
         if request.negative_prompt:
-            embed.add_field(name="Negative prompt", value=short(request.negative_prompt, 1000))
+            embed.add_field(name="Negative prompt", value=inert(request.negative_prompt, 1000))
         if request.seed is not None:
             embed.add_field(name="Seed", value=str(request.seed))
         if request.aspect_ratio:
@@ -41,8 +42,8 @@ def result_embed(job: Job) -> discord.Embed:
         isinstance(request, TextVideoRequest | AudioVideoRequest | FoundVideo)
         and request.avatar_name
     ):
-        embed.add_field(name="Avatar", value=short(request.avatar_name, 200))
+        embed.add_field(name="Avatar", value=inert(request.avatar_name, 200))
     if isinstance(request, TextVideoRequest) and request.voice_name:
-        embed.add_field(name="Voice", value=short(request.voice_name, 200))
+        embed.add_field(name="Voice", value=inert(request.voice_name, 200))
     embed.set_footer(text=f"Job #{job.id} · Miraflow {job.miraflow_job_id}")
     return embed

@@ -57,6 +57,9 @@ async def running_bot(
             settings.miraflow_api_key,
             base_url=settings.miraflow_base_url,
             timeout=settings.miraflow_timeout,
+            read_timeout=settings.download_stall_timeout,
+            stall_timeout=settings.download_stall_timeout,
+            download_deadline=settings.download_deadline,
         ) as client:
             bot = MiraflowBot(settings, store, client, guild_ready_timeout=0.05)
             await bot.login(settings.discord_token)

@@ -82,7 +82,8 @@ async def test_speak_with_a_script_posts_the_video(fd, sim, bot):
     job = only_video_job(sim)
     assert job.params["avatarId"] == AVA and job.params["voiceId"] == ARIA
     assert job.params["text"] == script
-    assert job.params["name"] == script[:60].rstrip()
+    name, tag = job.params["name"].rsplit(" #", 1)  # a tag makes each video's name unique
+    assert name == script[:60].rstrip() and len(tag) == 8
     assert "im2vid_full" not in job.params
     assert sim.count(*MEDIA_INIT) == 0
     stored = bot.store.get(1)
@@ -110,7 +111,8 @@ async def test_speak_with_audio_uploads_it_and_posts_the_video(fd, sim, bot):
     [create] = create_requests(sim)
     assert create.headers["content-type"].startswith("multipart/form-data")
     job = only_video_job(sim)
-    assert job.params == {"avatarId": MARCUS, "name": "hello world", "mediaId": media.id}
+    assert job.params == {"avatarId": MARCUS, "name": job.name, "mediaId": media.id}
+    assert re.fullmatch(r"hello world #[0-9a-f]{8}", job.name)  # unique to the job
 
 
 async def test_full_body_asks_for_full_body_animation(fd, sim, bot):

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.discord_endpoints import point_discord_at
+from bot.jobs.models import JobState
+from bot.jobs.store import JobStore
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from bot.startup import wait_for_discord
 from tests.e2e.harness import SPEED, BotProcess, bot_environment, wait_until
@@ -66,6 +68,33 @@ async def second_bot_on_the_same_store(tmp_path: Path) -> None:
             await fd.wait_for_message(lambda m: bool(m.files), timeout=30)
             assert first.is_running()
         assert len(fd.gateway.sessions) == 1, "the second bot never connected"
+
+
+async def second_bot_while_a_create_call_is_in_flight(tmp_path: Path) -> None:
+    """The first bot's job is still `submitting` (its create call unanswered) when a second
+    bot starts on its store: before the lock, the second marked it unknown."""
+    async with discord_and_miraflow() as (fd, sim):
+        sim.hang("/api/image/generate", after_processing=True)
+        db = tmp_path / "data" / "jobs.sqlite3"
+        env = bot_environment(fd, sim, db, LOG_LEVEL="INFO")
+        async with bot_process(env, tmp_path / "first.log") as first:
+            await fd.wait_for_ready_client(timeout=20)
+            inter = await fd.invoke("imagine", {"prompt": "in flight"}, user=fd.users.alice)
+            await fd.wait_for_ack(inter, timeout=3)
+            await wait_until(lambda: sim.held_requests == 1, timeout=10)
+
+            status, output = await run_cli(env, tmp_path)
+            assert status == 3, output
+
+            sim.unhang()
+            await fd.wait_for_message(lambda m: bool(m.files), timeout=30)
+            assert first.is_running()
+            with JobStore(db) as store:
+                await wait_until(lambda: store.get(1).state is JobState.DELIVERED, timeout=10)
+            assert await first.terminate() == 0
+        said = " ".join(m.content for m in fd.messages(fd.channel_id))
+        assert "restarted" not in said and "won't resend" not in said
+        assert sim.count("POST", "/api/image/generate") == 1
 
 
 async def store_files_are_private(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import engine_faults as ef
 from tests.faults import input_faults as inputs
 from tests.faults import miraflow_faults as mf
 from tests.faults import process_faults as pf
@@ -90,6 +91,12 @@ FAULTS = [
         pf.second_bot_on_the_same_store,
     ),
     Fault(
+        "a second bot started while the first's create call is in flight",
+        "exit at once; the first records the answer and delivers the result",
+        "mark the first's job unknown, tell its member 'I restarted', or send it twice",
+        pf.second_bot_while_a_create_call_is_in_flight,
+    ),
+    Fault(
         "a store created by the bot in a new folder",
         "make the folder 0700 and the store (and its -wal, -shm) 0600",
         "leave them readable by other users",
@@ -155,6 +162,81 @@ FAULTS = [
         "decode several at once (six grew memory by 4.5 GB; see bench/edit_memory.py)",
         inputs.simultaneous_edits_decode_one_at_a_time,
     ),
+    Fault(
+        "the store turns read-only just as a result is posted (Discord forgets nonces)",
+        "hold the jobs' backoff in memory, log one line, record the post made, and deliver "
+        "everything once the store recovers",
+        "spin (1065 status calls and 1066 posts in 8 s before), call Miraflow or Discord "
+        "for the held jobs, or post a result twice",
+        ef.store_turns_read_only_as_results_are_posted,
+    ),
+    Fault(
+        "Miraflow says complete but gives no downloadUrl",
+        "fail the job at once, mention its requester, show 'failed' in its status message",
+        "retry for ever, tell nobody, or leave the status at 'queued 0 %'",
+        ef.complete_without_a_download_url,
+    ),
+    Fault(
+        "a result URL the bot refuses (plain http on another host)",
+        "fail the job, tell its requester why, show the end state",
+        "contact that host, or tell nobody",
+        ef.result_url_refused_as_untrusted,
+    ),
+    Fault(
+        "every download of a result stalls",
+        "try again with a fresh URL, three times in all, then fail and tell the requester",
+        "wait for ever, retry without end, or tell nobody",
+        ef.download_stalls_every_time,
+    ),
+    Fault(
+        "a 5000-character failure reason with the API key, markdown, a link and @everyone",
+        "tell the requester and show it in the status, cut to fit, key redacted, as plain text",
+        "exceed Discord's 2000 characters, show the key, render the link or markdown, or ping",
+        ef.a_long_failure_reason_with_the_key_and_markdown,
+    ),
+    Fault(
+        "a prompt with a heading, a masked link, @everyone, a member's mention and bold",
+        "show it escaped in the status message and the result embed",
+        "render any of it, or ping anyone but the requester",
+        ef.prompt_with_markdown_links_and_mentions,
+    ),
+    Fault(
+        "a create call answered 502 after Miraflow made the job",
+        "mark the job unknown and tell the requester it may have started",
+        "send it again, or call it failed",
+        ef.create_answered_502_after_the_job_was_made,
+    ),
+    Fault(
+        "a video's create call answered 504 after Miraflow made the video",
+        "tell the requester it may have started, find the video by its unique name in "
+        "GET /api/videos, and deliver it",
+        "send it again, or leave a paid video undelivered",
+        ef.video_create_answered_504_after_the_video_was_made,
+    ),
+    Fault(
+        "a create call answered 429 with a huge Retry-After",
+        "fail it and say to try again",
+        "send it again, or show the raw number",
+        ef.create_answered_429,
+    ),
+    Fault(
+        "a crash after a result was posted, restarted after Discord forgot the nonce",
+        "find its own post in the channel's history and record it",
+        "post the result again, or fetch it again",
+        ef.restart_after_discord_forgot_the_nonce,
+    ),
+    Fault(
+        "a member cancels a running job to start another over the limit",
+        "count the cancelled job toward the limit until Miraflow would have finished it",
+        "let one member run more jobs at once than the limit (12 under 3 before)",
+        ef.cancel_to_start_more_than_the_limit,
+    ),
+    Fault(
+        "eight result downloads that hang",
+        "go on polling and delivering every other job (deliveries have slots of their own)",
+        "let stuck downloads hold the poll slots and stop every other job",
+        ef.eight_downloads_stuck,
+    ),
 ]
 
 
@@ -165,7 +247,7 @@ async def test_the_bot_survives(row: Fault, tmp_path: Path) -> None:
 
 def test_every_fault_check_is_in_the_table() -> None:
     checks = {row.check for row in FAULTS}
-    for module in (inputs, mf, pf):
+    for module in (inputs, mf, pf, ef):
         for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
             if not name.startswith("_") and function.__module__ == module.__name__:
                 assert function in checks or name in _HELPERS, f"{module.__name__}.{name}"
@@ -173,4 +255,4 @@ def test_every_fault_check_is_in_the_table() -> None:
 
 
 # Coroutines of the fault modules that are helpers, not checks.
-_HELPERS = {"run_cli"}
+_HELPERS = {"run_cli", "imagine"}

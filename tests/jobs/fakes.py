@@ -38,3 +38,9 @@ class RecordingFrontend:
             return None
         self.posted.append((job.id, result))
         return Posted(message_id=1000 + job.id, channel_id=job.channel_id)
+
+    async def find_posted(self, job: Job) -> Posted | None:
+        for job_id, _result in self.posted:
+            if job_id == job.id:
+                return Posted(message_id=1000 + job.id, channel_id=job.channel_id)
+        return None

@@ -205,8 +205,14 @@ class JobRows(Connection):
         rows = self._db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
         return {str(state): int(count) for state, count in rows}
 
-    def active_count(self, user_id: int) -> int:
-        return self._count(f"user_id = ? AND {ACTIVE}", [user_id])
+    def active_count(self, user_id: int, now: float | None = None) -> int:
+        """The user's unfinished jobs, and their cancelled ones Miraflow is still working on
+        (a cancelled row's `next_poll_at` is when Miraflow would have finished it)."""
+        now = time.time() if now is None else now
+        return self._count(
+            f"user_id = ? AND ({ACTIVE} OR (state = ? AND next_poll_at > ?))",
+            [user_id, JobState.CANCELLED.value, now],
+        )
 
     def count_since(self, user_id: int, since: float) -> int:
         """Jobs the user asked Miraflow for at or after `since`, whatever became of them
