@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 
 from PIL import Image
 
@@ -85,11 +86,12 @@ async def test_speak_message_voices_the_text_in_the_members_defaults(fd, sim, bo
     assert confirmation.ephemeral and "Started job #1" in confirmation.content
 
     job = bot.store.get(1)
+    assert re.fullmatch(r"Good morning, everyone! #[0-9a-f]{8}", job.request.name)  # unique
     assert job.request == TextVideoRequest(
         avatar_id=avatar.id,
         voice_id=voice.id,
         text="Good morning, everyone!",
-        name="Good morning, everyone!",
+        name=job.request.name,
         avatar_name=avatar.name,
         voice_name=voice.name,
     )
