@@ -8,11 +8,11 @@ from typing import Any
 
 from bot.jobs.job_requests import JobRequest
 from bot.jobs.models import Job, JobKind, JobSource, JobState
-from bot.jobs.store.connection import Connection
 from bot.jobs.store.rows import ACTIVE, POLLABLE, UPDATABLE_FIELDS, column_of, to_column
+from bot.jobs.store.sql_base import SqlRows
 
 
-class JobRows(Connection):
+class JobRows(SqlRows):
     # --- writes ---
 
     def create_job(
@@ -164,10 +164,10 @@ class JobRows(Connection):
         being handled right now); None when nothing is pending."""
         marks = ", ".join("?" * len(excluding))
         also = f" AND id NOT IN ({marks})" if excluding else ""
-        row = self._db.execute(
+        ((first,),) = self._read(
             f"SELECT min(next_poll_at) FROM jobs WHERE {POLLABLE}{also}", list(excluding)
-        ).fetchone()
-        return None if row[0] is None else float(row[0])
+        )
+        return None if first is None else float(first)
 
     def pending_count(self) -> int:
         """How many jobs the poller is looking after."""
@@ -190,7 +190,7 @@ class JobRows(Connection):
 
     def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state (states with none are left out)."""
-        rows = self._db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        rows = self._read("SELECT state, count(*) FROM jobs GROUP BY state")
         return {str(state): int(count) for state, count in rows}
 
     def active_count(self, user_id: int) -> int:
