@@ -21,6 +21,7 @@ from bot.discord_side.status import StatusBoard
 from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
 from bot.guild_settings import GuildSettings
+from bot.jobs.claims import job_source_for
 from bot.jobs.delivery import Delivery
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
@@ -83,6 +84,8 @@ class MiraflowBot(commands.Bot):
         self.status_board = StatusBoard(self, store)
         self.frontend = DiscordFrontend(self, self.status_board)
         self.delivery = Delivery(store, miraflow, self.frontend)
+        # All the jobs on SQLite; on a shared PostgreSQL store, those this process claims.
+        self.job_source = job_source_for(store, shards=",".join(map(str, settings.shard_ids or ())))
         self.poller = Poller(
             store,
             miraflow,
@@ -95,6 +98,7 @@ class MiraflowBot(commands.Bot):
                 video_timeout=settings.video_timeout,
                 schedule=schedule,
             ),
+            jobs=self.job_source,
         )
         quotas = Quotas(settings.max_active_jobs, settings.max_jobs_per_day)
         self.guild_settings = GuildSettings(store.guild_settings, quotas)
@@ -121,7 +125,8 @@ class MiraflowBot(commands.Bot):
         await self.sync_commands(force=self.force_sync)
         if self.sync_only:
             return
-        await self.jobs.recover_interrupted()
+        await self.jobs.recover_interrupted(self.job_source.interrupted_before())
+        await self.job_source.start(self.poller)
         self.poller.start()
 
     async def close(self) -> None:
@@ -133,6 +138,7 @@ class MiraflowBot(commands.Bot):
             log.info("waiting for %d commands under way", len(busy))
             await asyncio.wait(busy, timeout=SHUTDOWN_GRACE)
         await self.poller.stop()
+        await self.job_source.stop()
         await self.modlog.close()
         await self.catalogue.close()
         await super().close()

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.jobs.claims import JobSource, OneProcess
 from bot.jobs.create_calls import fetch_status
 from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome
@@ -56,14 +57,18 @@ class RateLimiter:
     def __init__(
         self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
-        self._interval = 1.0 / (rate * speed)
-        self._per_window = max(1, math.floor(rate))
+        self._speed = speed
+        self.set_rate(rate)
         self._window = 1.02 / speed  # a little slack for the time requests take to arrive
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[float] = deque()
         self._urgent_waiting = 0
+
+    def set_rate(self, rate: float) -> None:
+        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
+        self._interval = 1.0 / (rate * self._speed)
+        self._per_window = max(1, math.floor(rate))
 
     async def acquire(self, *, urgent: bool = True) -> None:
         """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
@@ -101,8 +106,11 @@ class Poller:
         frontend: Frontend,
         config: PollerConfig,
         clock: Callable[[], float] = time.time,
+        jobs: JobSource | None = None,
     ) -> None:
         self._store = store
+        # Which jobs are this process's to handle: all (`OneProcess`), or those it claims.
+        self._jobs = jobs if jobs is not None else OneProcess(store)
         self._client = client
         self._delivery = delivery
         self._frontend = frontend
@@ -124,6 +132,10 @@ class Poller:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def share_ceiling(self, workers: int) -> None:
+        """Processes sharing the store and the Miraflow account: each makes its share."""
+        self._limiter.set_rate(self._config.calls_per_second / max(workers, 1))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop polling; give polls and deliveries under way `grace` seconds to finish."""
@@ -170,7 +182,7 @@ class Poller:
                 return
             # Jobs being handled stay due until their handling sets a new time, so ask for
             # enough rows to see past them.
-            candidates = self._store.due_jobs(now, limit=free + len(self._running))
+            candidates = self._jobs.due_jobs(now, limit=free + len(self._running))
             due = [job for job in candidates if job.id not in self._running][:free]
             if not due:
                 return
@@ -194,7 +206,7 @@ class Poller:
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
-        for job in finished:
+        for job in self._jobs.take(finished):
             if job.id not in self._running:  # else it is still due once its poll ends
                 self._start_handling(job)
 
@@ -203,7 +215,7 @@ class Poller:
         now = self._clock()
         wait = MAX_IDLE_WAIT
         if len(self._running) < self._config.max_in_flight:
-            next_at = self._store.next_due_at(excluding=self._running) or now + MAX_IDLE_WAIT
+            next_at = self._jobs.next_due_at(excluding=self._running) or now + MAX_IDLE_WAIT
             if self._sweep.next_at is not None:
                 next_at = min(next_at, self._sweep.next_at)
             next_at = max(next_at, self._paused_until)

@@ -245,11 +245,15 @@ class JobService:
             raise NotCancellable(job_id, job.state)
         return cancelled
 
-    async def recover_interrupted(self) -> None:
+    async def recover_interrupted(self, submitted_before: float | None = None) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.
-        It may or may not have reached Miraflow: never resend it, tell the requester."""
+        It may or may not have reached Miraflow: never resend it, tell the requester.
+        On a store shared with other processes only rows older than `submitted_before` are
+        interrupted: a younger one may be another process's call under way."""
         notice = Notice(Outcome.INTERRUPTED)
         for job in self.store.jobs_in_states([JobState.SUBMITTING]):
+            if submitted_before is not None and job.created_at >= submitted_before:
+                continue
             marked = self.store.set_state(
                 job.id,
                 JobState.UNKNOWN,

@@ -21,7 +21,9 @@ NOWHERE = "postgresql://bot:pw-never-shown@127.0.0.1:1/miraflow"
 
 def applied(schema: PgSchema) -> list[int]:
     with psycopg.connect(schema.conninfo) as conn:
-        rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        rows = conn.execute(
+            "SELECT version FROM schema_migrations WHERE track = 'store' ORDER BY version"
+        ).fetchall()
     return [version for (version,) in rows]
 
 
@@ -65,7 +67,7 @@ def test_processes_starting_together_migrate_once(pg_schema: PgSchema) -> None:
 def test_a_database_from_a_newer_bot_is_refused(pg_schema: PgSchema) -> None:
     PgStore(pg_schema.conninfo).close()
     with psycopg.connect(pg_schema.conninfo, autocommit=True) as conn:
-        conn.execute("INSERT INTO schema_migrations VALUES (%s, 0)", [SCHEMA_VERSION + 1])
+        conn.execute("INSERT INTO schema_migrations VALUES ('store', %s, 0)", [SCHEMA_VERSION + 1])
 
     with pytest.raises(StoreOpenError, match="upgrade the bot"):
         open_store(pg_schema.url, Path("unused.sqlite3"))

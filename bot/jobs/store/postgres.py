@@ -17,6 +17,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from bot.jobs.store.jobs import JobRows
+from bot.jobs.store.postgres_claims import CLAIMS_MIGRATIONS, CLAIMS_TRACK, PgClaimRows
 from bot.jobs.store.postgres_migrations import migrate
 from bot.jobs.store.postgres_settings import PgGuildSettings
 from bot.jobs.store.sql_base import Params, Row, SqlRows
@@ -61,6 +62,7 @@ class PgConnection(SqlRows):
         try:
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
                 migrate(conn)
+                migrate(conn, CLAIMS_MIGRATIONS, CLAIMS_TRACK)
         except psycopg.Error as error:
             raise StoreUnreachableError(
                 f"DATABASE_URL ({describe(url)}) cannot be used: {_first_line(error)}"
@@ -117,3 +119,7 @@ class PgStore(JobRows, UserDefaultsRows, MetaRows, PgConnection):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.guild_settings = PgGuildSettings(self.pool)
+
+    def claim_rows(self, stale_after: float) -> PgClaimRows:
+        """The statements with which this process shares the store with others."""
+        return PgClaimRows(self.pool, self.url, stale_after)

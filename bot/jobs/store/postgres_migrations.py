@@ -1,10 +1,11 @@
-"""The PostgreSQL store's schema: the same numbered migrations as `migrations.py`, in
-PostgreSQL's types, each recorded as a row of `schema_migrations`.
+"""The PostgreSQL store's schema, as numbered migrations recorded in `schema_migrations`.
 
-Each migration is frozen SQL: never edit one that has shipped, append a new one instead
-(and its SQLite twin). `migrate` applies the missing ones in order, each in its own
-transaction with its row, under a transaction-level advisory lock so that bot processes
-starting together on one database apply each migration once.
+Two tracks: `store`, the same migrations as SQLite's (`migrations.py`) in PostgreSQL's
+types, and `claims` (`postgres_claims.py`), the tables with which several bot processes
+share one store, which SQLite has no use for. Each migration is frozen SQL: never edit one
+that has shipped, append a new one instead (for `store`, with its SQLite twin). `migrate`
+applies the missing ones in order, each in its own transaction with its row, under a
+transaction-level advisory lock so that processes starting together apply each one once.
 """
 
 from __future__ import annotations
@@ -114,27 +115,36 @@ PG_MIGRATIONS: tuple[str, ...] = (
     _V5_GUILD_SETTINGS,
 )
 
+STORE_TRACK = "store"
 _RECORD_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    applied_at DOUBLE PRECISION NOT NULL
+    track TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    applied_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (track, version)
 )
 """
 
 
-def schema_version(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+def schema_version(conn: psycopg.Connection, track: str = STORE_TRACK) -> int:
+    row = conn.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE track = %s", [track]
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
-def migrate(conn: psycopg.Connection, migrations: Sequence[str] = PG_MIGRATIONS) -> int:
-    """Bring the database (the connection's search_path) up to `len(migrations)`; returns
-    the version it is now at. `conn` must be in autocommit mode."""
+def migrate(
+    conn: psycopg.Connection,
+    migrations: Sequence[str] = PG_MIGRATIONS,
+    track: str = STORE_TRACK,
+) -> int:
+    """Bring the database (the connection's search_path) up to `len(migrations)` of
+    `track`; returns the version it is now at. `conn` must be in autocommit mode."""
     target = len(migrations)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
         conn.execute(_RECORD_TABLE)
-    current = schema_version(conn)
+    current = schema_version(conn, track)
     if current > target:
         raise SchemaTooNewError(
             f"the database is at schema version {current}, but this version of the bot "
@@ -143,11 +153,11 @@ def migrate(conn: psycopg.Connection, migrations: Sequence[str] = PG_MIGRATIONS)
     for number in range(current + 1, target + 1):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
-            if schema_version(conn) >= number:
+            if schema_version(conn, track) >= number:
                 continue  # another process applied it since the read above
             conn.execute(migrations[number - 1])  # no parameters: several statements may run
             conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
-                [number, time.time()],
+                "INSERT INTO schema_migrations (track, version, applied_at) VALUES (%s, %s, %s)",
+                [track, number, time.time()],
             )
-    return schema_version(conn)
+    return schema_version(conn, track)
