@@ -58,7 +58,9 @@ class MiraflowTree(app_commands.CommandTree):
         await report_error(interaction, error, log)
 
 
-class MiraflowBot(commands.Bot):
+class MiraflowBot(commands.AutoShardedBot):
+    """Runs the shards SHARD_IDS of SHARD_COUNT, or every shard Discord recommends."""
+
     def __init__(
         self,
         settings: Settings,
@@ -68,6 +70,8 @@ class MiraflowBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        options.setdefault("shard_count", settings.shard_count)
+        options.setdefault("shard_ids", list(settings.shard_ids) if settings.shard_ids else None)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -154,7 +154,7 @@ class SharedStore:
         self._beats += 1
         poller.share_ceiling(beat.live_workers)
         if beat.released_jobs:
-            log.info("freed %d jobs of stopped workers", beat.released_jobs)
+            log.info("freed %d claims of stopped workers", beat.released_jobs)
             poller.wake()
         if self._beats % FORGET_EVERY == 0:
             await asyncio.to_thread(self._rows.forget_finished, self.worker_id)
