@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import pkgutil
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -20,6 +21,8 @@ from bot.discord_side.frontend import DiscordFrontend
 from bot.discord_side.status import StatusBoard
 from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
+from bot.guild_clients import MiraflowClients
+from bot.guild_keys import GuildKeys
 from bot.guild_settings import GuildSettings
 from bot.jobs.claims import job_source_for
 from bot.jobs.delivery import Delivery
@@ -27,6 +30,7 @@ from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
 from bot.jobs.store import Store
+from bot.metrics import metrics
 from bot.miraflow import MiraflowClient
 from bot.modlog import ModLog
 from bot.settings import Settings
@@ -45,6 +49,23 @@ def cog_modules() -> list[str]:
         if hasattr(importlib.import_module(info.name), "setup"):
             names.append(info.name)
     return sorted(names)
+
+
+def own_key_client(settings: Settings) -> Callable[[str], MiraflowClient]:
+    """Makes a server's own client: the bot client's settings with the server's key."""
+
+    def make(key: str) -> MiraflowClient:
+        return MiraflowClient(
+            key,
+            base_url=settings.miraflow_base_url,
+            timeout=settings.miraflow_timeout,
+            read_timeout=settings.download_stall_timeout,
+            stall_timeout=settings.download_stall_timeout,
+            download_deadline=settings.download_deadline,
+            on_call=metrics.miraflow_call,
+        )
+
+    return make
 
 
 class MiraflowTree(app_commands.CommandTree):
@@ -84,10 +105,13 @@ class MiraflowBot(commands.AutoShardedBot):
         self.store = store
         self.miraflow = miraflow
         self.catalogue = Catalogue(miraflow)
+        self.guild_keys = GuildKeys(store, settings.settings_secret)
+        # The bot's client, and one per server that set its own key (`/settings apikey`).
+        self.miraflow_clients = MiraflowClients(miraflow, self.guild_keys, own_key_client(settings))
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store)
         self.frontend = DiscordFrontend(self, self.status_board)
-        self.delivery = Delivery(store, miraflow, self.frontend)
+        self.delivery = Delivery(store, miraflow, self.frontend, self.miraflow_clients)
         # All the jobs on SQLite; on a shared PostgreSQL store, those this process claims.
         self.job_source = job_source_for(store, shards=",".join(map(str, settings.shard_ids or ())))
         self.poller = Poller(
@@ -103,6 +127,7 @@ class MiraflowBot(commands.AutoShardedBot):
                 schedule=schedule,
             ),
             jobs=self.job_source,
+            clients=self.miraflow_clients,
         )
         quotas = Quotas(settings.max_active_jobs, settings.max_jobs_per_day)
         self.guild_settings = GuildSettings(store.guild_settings, quotas)
@@ -115,6 +140,7 @@ class MiraflowBot(commands.AutoShardedBot):
             wake_poller=self.poller.wake,
             schedule=schedule,
             quotas_for=self.guild_settings.quotas,
+            clients=self.miraflow_clients,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
@@ -145,6 +171,11 @@ class MiraflowBot(commands.AutoShardedBot):
         await self.job_source.stop()
         await self.modlog.close()
         await self.catalogue.close()
+        await self.miraflow_clients.close()
+        if self._ready is discord.utils.MISSING:
+            # Never logged in (`miraflow-bot check` only loads the commands): the sharded
+            # client's close needs the queue its asyncio set-up makes.
+            await self._async_setup_hook()
         await super().close()
 
     async def admit(self, interaction: discord.Interaction) -> bool:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.jobs.claims import JobSource, OneProcess
+from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import fetch_status
 from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome
@@ -107,8 +108,11 @@ class Poller:
         config: PollerConfig,
         clock: Callable[[], float] = time.time,
         jobs: JobSource | None = None,
+        clients: Clients | None = None,
     ) -> None:
         self._store = store
+        # The client of a job's server (its own key, or the bot's: the one `client`).
+        self._clients = clients or OneClient(client)
         # Which jobs are this process's to handle: all (`OneProcess`), or those it claims.
         self._jobs = jobs if jobs is not None else OneProcess(store)
         self._client = client
@@ -263,9 +267,9 @@ class Poller:
             await self._tell(expired, notice)
 
     async def _poll(self, job: Job) -> None:
-        await self._limiter.acquire(urgent=not (job.kind.makes_video and self._sweep.active))
+        await self._limiter.acquire(urgent=not self._swept(job))
         try:
-            status = await fetch_status(self._client, job)
+            status = await fetch_status(self._clients.for_guild(job.guild_id), job)
         except MiraflowError as exc:
             await self._on_poll_error(job, exc)
             return
@@ -292,7 +296,7 @@ class Poller:
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
         delay = self._config.schedule.next(job.kind, progress, elapsed)
-        if job.kind.makes_video and self._sweep.active:
+        if self._swept(job):
             delay = max(delay, self._config.schedule.swept_video())
         refreshed = self._store.set_state(
             job.id,
@@ -306,6 +310,12 @@ class Poller:
         if refreshed is None:
             return  # cancelled while we asked
         await self._frontend.show_status(refreshed)
+
+    def _swept(self, job: Job) -> bool:
+        """A video whose end the sweep notices: the sweep lists the bot's key's videos only."""
+        if not (job.kind.makes_video and self._sweep.active):
+            return False
+        return self._clients.for_guild(job.guild_id) is self._client
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
         notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)

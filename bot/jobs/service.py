@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import send_create
 from bot.jobs.errors import (
     DailyLimitReached,
@@ -91,9 +92,12 @@ class JobService:
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         quotas_for: Callable[[int | None], Quotas] | None = None,
+        clients: Clients | None = None,
     ) -> None:
         self.store = store
-        self._client = client
+        # A server with its own Miraflow key has its own client: uploads and create calls
+        # go through the client of the job's server.
+        self._clients = clients or OneClient(client)
         self._frontend = frontend
         self._quotas = quotas
         self._wake_poller = wake_poller
@@ -142,12 +146,13 @@ class JobService:
         """
         self.check_quota(origin.user_id, origin.guild_id)
         async with file_slot or contextlib.nullcontext():
-            media_ids = await self._read_and_upload(read_files)
+            media_ids = await self._read_and_upload(read_files, origin.guild_id)
         return await self.submit(origin, with_media(media_ids))
 
-    async def _read_and_upload(self, read_files: ReadFiles) -> list[str]:
+    async def _read_and_upload(self, read_files: ReadFiles, guild_id: int | None) -> list[str]:
         files = await read_files()
-        return [await self._client.upload_media(f.data, f.file_name, f.content_type) for f in files]
+        client = self._clients.for_guild(guild_id)  # media belong to the key's account
+        return [await client.upload_media(f.data, f.file_name, f.content_type) for f in files]
 
     async def reroll(self, origin: Origin, job_id: int) -> Job:
         """The same request as job `job_id` with a new seed, as a new job of `origin`."""
@@ -175,7 +180,7 @@ class JobService:
             asked_channel_id=origin.asked_channel_id,
         )
         try:
-            created = await send_create(self._client, request)
+            created = await send_create(self._clients.for_guild(origin.guild_id), request)
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
                 self._refuse(job, exc)

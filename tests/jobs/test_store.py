@@ -516,6 +516,16 @@ def test_meta_get_and_set(store: Store) -> None:
     assert store.get_meta("other") == "1"
 
 
+def test_meta_delete(store: Store) -> None:
+    store.set_meta("gone", "1")
+    store.set_meta("kept", "2")
+
+    assert store.delete_meta("gone") is True
+    assert store.delete_meta("gone") is False
+    assert store.get_meta("gone") is None
+    assert store.get_meta("kept") == "2"
+
+
 # --- Transactions, files, connections ---
 
 

@@ -76,3 +76,7 @@ class MetaRows(SqlRows):
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+    def delete_meta(self, key: str) -> bool:
+        """Forget a setting; whether there was one."""
+        return bool(self._write("DELETE FROM meta WHERE key = ? RETURNING key", [key]))
