@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +122,11 @@ class Poller:
         self._config = config
         self._clock = clock
         self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
+        # A server's own key has a ceiling of its own (the same figure, its own account's).
+        self._own_limiters: weakref.WeakKeyDictionary[MiraflowClient, RateLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._workers = 1
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
@@ -138,8 +144,19 @@ class Poller:
         self._wake.set()
 
     def share_ceiling(self, workers: int) -> None:
-        """Processes sharing the store and the Miraflow account: each makes its share."""
-        self._limiter.set_rate(self._config.calls_per_second / max(workers, 1))
+        """Processes sharing the store and the Miraflow accounts: each makes its share."""
+        self._workers = max(workers, 1)
+        for limiter in (self._limiter, *self._own_limiters.values()):
+            limiter.set_rate(self._config.calls_per_second / self._workers)
+
+    def _limiter_for(self, client: MiraflowClient) -> RateLimiter:
+        if client is self._client:
+            return self._limiter
+        limiter = self._own_limiters.get(client)
+        if limiter is None:
+            rate = self._config.calls_per_second / self._workers
+            limiter = self._own_limiters[client] = RateLimiter(rate, self._config.schedule.speed)
+        return limiter
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop polling; give polls and deliveries under way `grace` seconds to finish."""
@@ -267,9 +284,10 @@ class Poller:
             await self._tell(expired, notice)
 
     async def _poll(self, job: Job) -> None:
-        await self._limiter.acquire(urgent=not self._swept(job))
+        client = self._clients.for_guild(job.guild_id)
+        await self._limiter_for(client).acquire(urgent=not self._swept(job))
         try:
-            status = await fetch_status(self._clients.for_guild(job.guild_id), job)
+            status = await fetch_status(client, job)
         except MiraflowError as exc:
             await self._on_poll_error(job, exc)
             return
