@@ -108,6 +108,7 @@ class MiraflowBot(commands.AutoShardedBot):
         self.guild_keys = GuildKeys(store, settings.settings_secret)
         # The bot's client, and one per server that set its own key (`/settings apikey`).
         self.miraflow_clients = MiraflowClients(miraflow, self.guild_keys, own_key_client(settings))
+        self._own_catalogues: dict[MiraflowClient, Catalogue] = {}
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store)
         self.frontend = DiscordFrontend(self, self.status_board)
@@ -171,12 +172,27 @@ class MiraflowBot(commands.AutoShardedBot):
         await self.job_source.stop()
         await self.modlog.close()
         await self.catalogue.close()
+        for catalogue in self._own_catalogues.values():
+            await catalogue.close()
         await self.miraflow_clients.close()
         if self._ready is discord.utils.MISSING:
             # Never logged in (`miraflow-bot check` only loads the commands): the sharded
             # client's close needs the queue its asyncio set-up makes.
             await self._async_setup_hook()
         await super().close()
+
+    def client_for(self, guild_id: int | None) -> MiraflowClient:
+        """The Miraflow client of a server: its own key's, or the bot's."""
+        return self.miraflow_clients.for_guild(guild_id)
+
+    def catalogue_for(self, guild_id: int | None) -> Catalogue:
+        """The avatars, voices and videos a server sees: its own key's account, or the bot's."""
+        client = self.client_for(guild_id)
+        if client is self.miraflow:
+            return self.catalogue
+        if client not in self._own_catalogues:
+            self._own_catalogues[client] = Catalogue(client)
+        return self._own_catalogues[client]
 
     async def admit(self, interaction: discord.Interaction) -> bool:
         """Every interaction passes here first: refused while stopping, else tracked so

@@ -34,8 +34,9 @@ UNCHECKED = (
     "Try /settings apikey again in a few minutes."
 )
 SAVED = (
-    "Saved. This server's jobs now use its own Miraflow key (stored encrypted, never shown "
-    "again). `/settings apikey action:remove` goes back to the bot's key."
+    "Saved. This server's jobs, avatars, voices and videos now come from its own Miraflow "
+    "key (stored encrypted, never shown again). `/settings apikey action:remove` goes back "
+    "to the bot's key."
 )
 
 

@@ -66,6 +66,11 @@ async def test_the_servers_jobs_use_its_own_key_until_it_is_removed(fd, sim, db_
         sealed = bot.store.get_meta(f"{META_PREFIX}{fd.guild_id}")
         assert sealed is not None and SERVER_KEY not in sealed
 
+        listed = await fd.invoke("avatar", {}, subcommand="list", user=fd.users.alice)
+        await fd.wait_for_response(listed, timeout=10)
+        catalogue = [r for r in sim.requests if r.path == "/api/avatars"]
+        assert catalogue[-1].headers.get("x-api-key") == SERVER_KEY, "its own catalogue"
+
         before = len(sim.requests)
         inter = await fd.invoke("imagine", {"prompt": "own key"}, user=fd.users.alice)
         await fd.wait_for_ack(inter, timeout=3)
