@@ -1,7 +1,8 @@
 """The one place that picks the store's backend: PostgreSQL when a URL is given, else SQLite.
 
-The bot, `miraflow-bot check`, the bench and the tests all open their store here. psycopg is
-imported only when a URL is given, so the default (SQLite) loads nothing more.
+The bot, `miraflow-bot check`, the bench and the tests all open their store here. The
+PostgreSQL store (and its connection pool) is loaded only when a URL is given; SQLite, the
+default, needs no server.
 """
 
 from __future__ import annotations
