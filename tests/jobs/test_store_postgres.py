@@ -99,3 +99,17 @@ def test_the_due_query_can_use_the_partial_index(pg_schema: PgSchema) -> None:
         ).fetchall()
 
     assert "jobs_due" in "\n".join(line for (line,) in plan)
+
+
+def test_connections_the_server_dropped_are_replaced_without_a_failed_call(
+    pg_schema: PgSchema,
+) -> None:
+    with PgStore(pg_schema.conninfo) as store:
+        store.set_meta("k", "v")
+        with store.pool.connection() as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        with psycopg.connect(pg_schema.conninfo, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])  # as a server restart
+
+        assert store.get_meta("k") == "v"

@@ -72,7 +72,8 @@ class PgConnection(SqlRows):
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
+            check=ConnectionPool.check_connection,  # a server restart costs no failed call
+            timeout=CONNECT_TIMEOUT,  # like SQLite's busy timeout: a call waits this long at most
             name="miraflow-store",
             open=False,
         )
