@@ -157,7 +157,7 @@ class MiraflowBot(commands.AutoShardedBot):
         if self.sync_only:
             return
         await self.jobs.recover_interrupted(self.job_source.interrupted_before())
-        await self.job_source.start(self.poller)
+        await self.job_source.start(self.poller, self.jobs.recover_interrupted)
         self.poller.start()
 
     async def close(self) -> None:

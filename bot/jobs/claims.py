@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
 import psycopg
@@ -38,6 +38,7 @@ LISTEN_RETRY = 5.0  # seconds before listening again after the connection was lo
 # A job submitting for this long is no live process's: no upload and create call lasts
 # nearly as long (the client's time-outs are far shorter).
 INTERRUPTED_AFTER = 600.0
+RECOVER_EVERY = 60  # beats between looks for such jobs (a killed process leaves them)
 
 
 class Wakeable(Protocol):
@@ -45,11 +46,15 @@ class Wakeable(Protocol):
     def share_ceiling(self, workers: int) -> None: ...
 
 
+# The service's `recover_interrupted`: marks (and tells) jobs left submitting before a time.
+Recover = Callable[[float], Awaitable[None]]
+
+
 class JobSource(Protocol):
     def due_jobs(self, now: float, limit: int) -> list[Job]: ...
     def next_due_at(self, excluding: Collection[int] = ()) -> float | None: ...
     def take(self, jobs: list[Job]) -> list[Job]: ...
-    async def start(self, poller: Wakeable) -> None: ...
+    async def start(self, poller: Wakeable, recover: Recover | None = None) -> None: ...
     async def stop(self) -> None: ...
     def interrupted_before(self) -> float | None: ...
 
@@ -69,8 +74,8 @@ class OneProcess:
     def take(self, jobs: list[Job]) -> list[Job]:
         return jobs
 
-    async def start(self, poller: Wakeable) -> None:
-        return None
+    async def start(self, poller: Wakeable, recover: Recover | None = None) -> None:
+        return None  # jobs interrupted by a stop are recovered at start, once
 
     async def stop(self) -> None:
         return None
@@ -100,6 +105,7 @@ class SharedStore:
         self._interval = heartbeat_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._beats = 0
+        self._recover: Recover | None = None
 
     def due_jobs(self, now: float, limit: int) -> list[Job]:
         return self._rows.claim_due(self.worker_id, now, limit)
@@ -116,9 +122,11 @@ class SharedStore:
         younger one may be another live process's call under way."""
         return time.time() - INTERRUPTED_AFTER
 
-    async def start(self, poller: Wakeable) -> None:
+    async def start(self, poller: Wakeable, recover: Recover | None = None) -> None:
         """Join: beat once, then wait a beat so that the others see this worker (and shrink
-        their share of the ceiling) before it makes its first call."""
+        their share of the ceiling) before it makes its first call. `recover` is called
+        every RECOVER_EVERY beats for jobs a killed process left submitting."""
+        self._recover = recover
         await self._beat(poller)
         log.info("worker %s joined the shared store", self.worker_id)
         self._tasks = [
@@ -158,6 +166,11 @@ class SharedStore:
             poller.wake()
         if self._beats % FORGET_EVERY == 0:
             await asyncio.to_thread(self._rows.forget_finished, self.worker_id)
+        if self._recover is not None and self._beats % RECOVER_EVERY == 0:
+            try:
+                await self._recover(time.time() - INTERRUPTED_AFTER)
+            except Exception:  # the heartbeat must go on whatever a notice met
+                log.exception("recovering interrupted jobs failed; trying again later")
 
     async def _heartbeat(self, poller: Wakeable) -> None:
         while True:

@@ -253,8 +253,9 @@ class JobService:
     async def recover_interrupted(self, submitted_before: float | None = None) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.
         It may or may not have reached Miraflow: never resend it, tell the requester.
-        On a store shared with other processes only rows older than `submitted_before` are
-        interrupted: a younger one may be another process's call under way."""
+        On a store shared with other processes (checked now and then, not only at start)
+        only rows older than `submitted_before` are interrupted: a younger one may be another
+        process's call under way; and a row another process marked first is its to tell."""
         notice = Notice(Outcome.INTERRUPTED)
         for job in self.store.jobs_in_states([JobState.SUBMITTING]):
             if submitted_before is not None and job.created_at >= submitted_before:
@@ -265,6 +266,8 @@ class JobService:
                 error=self._frontend.words(notice),
                 only_from={JobState.SUBMITTING},
             )
+            if marked is None and submitted_before is not None:
+                continue
             log.warning("job %s was interrupted during its create call; marked unknown", job.id)
             await self._frontend.notify(marked or job, notice)
         pending = self.store.pending_count()

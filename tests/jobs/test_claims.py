@@ -9,11 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.jobs import claims
 from bot.jobs.claims import OneProcess, SharedStore
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.service import JobService, Quotas
 from bot.jobs.store import JobStore
 from bot.jobs.store.postgres import PgStore
+from bot.miraflow import MiraflowClient
+from tests.jobs.fakes import RecordingFrontend
 from tests.pg import PgSchema
 
 T0 = 1_700_000_000.0
@@ -179,3 +183,57 @@ def test_one_process_handles_every_job(tmp_path) -> None:
         assert ids(source.due_jobs(T0, 5)) == {job.id}
         assert source.take([job]) == [job]
         assert source.interrupted_before() is None
+
+
+async def test_the_heartbeat_looks_for_interrupted_jobs_now_and_then(
+    stores: list[PgStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claims, "RECOVER_EVERY", 2)
+    asked: list[float] = []
+    looked = asyncio.Event()
+
+    async def recover(before: float) -> None:
+        asked.append(before)
+        looked.set()
+
+    source = worker(stores[0])
+    await source.start(Poller(), recover)
+    async with asyncio.timeout(10):
+        await looked.wait()
+    await source.stop()
+
+    assert asked[0] <= time.time() - claims.INTERRUPTED_AFTER
+
+
+async def test_only_old_submitting_jobs_are_interrupted_and_told_once(
+    stores: list[PgStore],
+) -> None:
+    now = time.time()
+    jobs = []
+    for age in (claims.INTERRUPTED_AFTER + 60, 10.0):  # a killed process's; a live call's
+        jobs.append(
+            stores[0].create_job(
+                kind=JobKind.IMAGE,
+                user_id=1,
+                channel_id=1,
+                guild_id=2,
+                request=PictureRequest("a lighthouse", name="l"),
+                upload_limit=1024,
+                now=now - age,
+            )
+        )
+    old, young = jobs
+    frontends = [RecordingFrontend(), RecordingFrontend()]
+    unused = MiraflowClient("never-called", base_url="http://127.0.0.1:9")  # no create call
+    services = [
+        JobService(store, unused, frontend, quotas=Quotas(5, 5), wake_poller=lambda: None)
+        for store, frontend in zip(stores, frontends, strict=True)
+    ]
+
+    for service in services:  # two processes look at the same moment
+        await service.recover_interrupted(now - claims.INTERRUPTED_AFTER)
+
+    assert stores[0].get(old.id).state is JobState.UNKNOWN  # type: ignore[union-attr]
+    assert stores[0].get(young.id).state is JobState.SUBMITTING  # type: ignore[union-attr]
+    told = [job_id for frontend in frontends for job_id, _ in frontend.notices]
+    assert told == [old.id]
