@@ -1,6 +1,8 @@
-"""How fast the SQLite job store answers the poller, on file databases in WAL mode.
+"""How fast the job store answers the poller: SQLite (file databases in WAL mode), or
+PostgreSQL with `--database-url` (each size in a fresh schema, dropped afterwards).
 
     python bench/store.py [--rows 10000 100000] [--repeat 2000] [--polls 5000]
+                          [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 For each size it builds a temporary database through the store's public API: mostly
 finished jobs, about 10 % pollable (queued, working or complete) with poll times spread
@@ -25,12 +27,18 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
 
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobState
-from bot.jobs.store import JobStore
+from bot.jobs.store import JobStore, Store
+from bot.jobs.store.postgres import PgStore
 
 TARGET_MS = 5.0
 DUE_LIMIT = 50
@@ -46,7 +54,7 @@ REQUEST = PictureRequest(
 )
 
 
-def build(store: JobStore, rows: int, rng: random.Random) -> list[int]:
+def build(store: Store, rows: int, rng: random.Random) -> list[int]:
     """Fill the store; returns the ids of its pollable jobs."""
     pollable: list[int] = []
     users = max(rows // 20, 1)
@@ -85,7 +93,7 @@ def timings_ms(call: Callable[[int], object], repeat: int) -> dict[str, float]:
     }
 
 
-def cpu_per_1000_polls(store: JobStore, polls: int, rng: random.Random) -> float:
+def cpu_per_1000_polls(store: Store, polls: int, rng: random.Random) -> float:
     """Process CPU seconds for 1 000 polls, the poller's own work excluded."""
     now = NOW
     done = 0
@@ -103,10 +111,41 @@ def cpu_per_1000_polls(store: JobStore, polls: int, rng: random.Random) -> float
     return (time.process_time() - start) * 1000 / done
 
 
-def measure(rows: int, repeat: int, polls: int, folder: Path) -> dict[str, object]:
-    rng = random.Random(rows)
+@contextmanager
+def sqlite_store(folder: Path, rows: int) -> Iterator[tuple[Store, Callable[[], float]]]:
+    """A SQLite store, and how many MiB it takes on disk."""
     path = folder / f"bench-{rows}.sqlite3"
     with JobStore(path) as store:
+        yield store, lambda: path.stat().st_size / 2**20
+
+
+@contextmanager
+def postgres_store(url: str) -> Iterator[tuple[Store, Callable[[], float]]]:
+    """A PostgreSQL store in a fresh schema (dropped afterwards), and its tables' MiB."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        try:
+            conninfo = psycopg.conninfo.make_conninfo(url, options=f"-c search_path={name}")
+            with PgStore(conninfo) as store:
+
+                def size() -> float:
+                    total = "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                    where = " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s"
+                    row = admin.execute(total + where + " AND c.relkind = 'r'", [name]).fetchone()
+                    return float(row[0] or 0) / 2**20 if row else 0.0
+
+                yield store, size
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def measure(
+    rows: int, repeat: int, polls: int, folder: Path, database_url: str | None
+) -> dict[str, object]:
+    rng = random.Random(rows)
+    opened = postgres_store(database_url) if database_url else sqlite_store(folder, rows)
+    with opened as (store, size_mib):
         started = time.perf_counter()
         pollable = build(store, rows, rng)
         build_s = time.perf_counter() - started
@@ -139,8 +178,9 @@ def measure(rows: int, repeat: int, polls: int, folder: Path) -> dict[str, objec
             "update_ms": timings_ms(update, repeat),
             "set_state_ms": timings_ms(set_state, repeat),
             "cpu_s_per_1000_polls": round(cpu_per_1000_polls(store, polls, rng), 4),
+            "backend": "postgresql" if database_url else "sqlite",
         }
-    figures["file_mib"] = round(path.stat().st_size / 2**20, 1)
+        figures["file_mib"] = round(size_mib(), 1)
     return figures
 
 
@@ -167,13 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=2000, help="samples per operation")
     parser.add_argument("--polls", type=int, default=5000, help="simulated polls for CPU time")
+    parser.add_argument("--database-url", help="measure a PostgreSQL store on this server")
     args = parser.parse_args(argv)
 
     results = []
     with tempfile.TemporaryDirectory(prefix="miraflow-store-bench-") as folder:
         for rows in args.rows:
             print(f"building and measuring {rows} rows...", file=sys.stderr, flush=True)
-            results.append(measure(rows, args.repeat, args.polls, Path(folder)))
+            results.append(measure(rows, args.repeat, args.polls, Path(folder), args.database_url))
     print_table(results)
 
     at_10k = [r for r in results if r["rows"] == 10_000]

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import sys
 
 import aiohttp
@@ -15,7 +14,7 @@ import discord
 from dotenv import find_dotenv, load_dotenv
 
 from bot.discord_endpoints import point_discord_at
-from bot.instance import StoreInUseError, StoreUnusableError, claim_store
+from bot.instance import StoreInUseError, StoreUnusableError, claim_store, claim_temp_dir
 from bot.log import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.startup import wait_for_discord
@@ -23,7 +22,7 @@ from bot.startup import wait_for_discord
 log = logging.getLogger("bot")
 
 # Exit statuses: a refused token, or Discord failing once reached; bad settings or an
-# unusable DATABASE_PATH; another bot process holds the store.
+# unusable DATABASE_PATH or DATABASE_URL; another bot process holds the store.
 EXIT_LOGIN_FAILED = 1
 EXIT_BAD_SETTINGS = 2
 EXIT_STORE_IN_USE = 3
@@ -53,7 +52,7 @@ def build_parser(*, simulator_options: bool = True) -> argparse.ArgumentParser:
 async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Create the shared resources, run the bot until it is stopped, close them."""
     from bot.discord_bot import MiraflowBot
-    from bot.jobs.store import JobStore
+    from bot.jobs.store import StoreOpenError, open_store
     from bot.metrics import metrics
     from bot.miraflow import MiraflowClient
     from bot.monitoring import discord_error_trace, serve_monitoring
@@ -61,14 +60,13 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
     # The bot never joins a voice channel: no warnings about PyNaCl or davey.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-    claim = claim_store(settings.database_path)
+    shared = settings.database_url is not None
+    claim = claim_temp_dir() if shared else claim_store(settings.database_path)
     try:
-        store = JobStore(settings.database_path)
-    except (sqlite3.Error, OSError) as error:
+        store = open_store(settings.database_url, settings.database_path)
+    except StoreOpenError as error:
         claim.release()
-        raise StoreUnusableError(
-            f"DATABASE_PATH {settings.database_path} cannot be used: {error}"
-        ) from None
+        raise StoreUnusableError(str(error)) from None
     try:
         async with MiraflowClient(
             settings.miraflow_api_key,

@@ -16,9 +16,11 @@ from typing import TextIO
 
 import aiohttp
 import discord
+import psycopg
 
 from bot.discord_endpoints import point_discord_at
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store, StoreOpenError, open_store
+from bot.jobs.store.factory import describe_store
 from bot.miraflow.key_check import KeyVerdict, check_key
 from bot.settings import Settings
 
@@ -68,25 +70,23 @@ async def check_miraflow_key(settings: Settings) -> CheckResult:
     return CheckResult(name, result.ok, result.detail)
 
 
-def open_store(settings: Settings) -> tuple[CheckResult, JobStore | None]:
+def check_store(settings: Settings) -> tuple[CheckResult, Store | None]:
     name = "store"
-    if settings.database_url:
-        detail = "DATABASE_URL is set, but this version has only the SQLite store; unset it"
-        return CheckResult(name, False, detail), None
-    path = settings.database_path
+    where = describe_store(settings.database_url, settings.database_path)
     try:
-        store = JobStore(path)
-    except (sqlite3.Error, OSError) as exc:
-        return CheckResult(name, False, f"cannot open {path}: {exc}"), None
+        store = open_store(settings.database_url, settings.database_path)
+    except StoreOpenError as exc:
+        return CheckResult(name, False, str(exc)), None
     try:
         store.set_meta(CHECKED_AT_KEY, str(time.time()))
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, psycopg.Error) as exc:
         store.close()
-        return CheckResult(name, False, f"cannot write to {path}: {exc}"), None
-    return CheckResult(name, True, f"SQLite at {path} opens and takes writes"), store
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return CheckResult(name, False, f"cannot write to {where}: {first_line}"), None
+    return CheckResult(name, True, f"{where} opens and takes writes"), store
 
 
-async def check_commands_synced(settings: Settings, store: JobStore | None) -> CheckResult:
+async def check_commands_synced(settings: Settings, store: Store | None) -> CheckResult:
     name = "commands synced"
     if store is None:
         return CheckResult(name, False, "cannot tell without a working store")
@@ -114,7 +114,7 @@ async def check_commands_synced(settings: Settings, store: JobStore | None) -> C
 async def run_checks(settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run every check, print one line each, and return the exit status."""
     results = [await check_discord_token(settings), await check_miraflow_key(settings)]
-    store_result, store = open_store(settings)
+    store_result, store = check_store(settings)
     results.append(store_result)
     try:
         results.append(await check_commands_synced(settings, store))

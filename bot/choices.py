@@ -59,12 +59,14 @@ async def _answer(suggest: Suggest, current: str, what: str) -> list[Choice[str]
 
 async def avatar_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
     bot: MiraflowBot = interaction.client  # type: ignore[assignment]
-    return await _answer(bot.catalogue.suggest_avatars, current, "avatar")
+    catalogue = bot.catalogue_for(interaction.guild_id)
+    return await _answer(catalogue.suggest_avatars, current, "avatar")
 
 
 async def voice_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
     bot: MiraflowBot = interaction.client  # type: ignore[assignment]
-    return await _answer(bot.catalogue.suggest_voices, current, "voice")
+    catalogue = bot.catalogue_for(interaction.guild_id)
+    return await _answer(catalogue.suggest_voices, current, "voice")
 
 
 def shown(value: str) -> str:
@@ -72,9 +74,10 @@ def shown(value: str) -> str:
     return discord.utils.escape_markdown(short(value, 80))
 
 
-async def require_avatar(bot: MiraflowBot, value: str) -> Avatar:
-    """The avatar a user named (by id or name); a kind refusal when there is none."""
-    avatar = await bot.catalogue.find_avatar(value)
+async def require_avatar(bot: MiraflowBot, value: str, guild_id: int | None) -> Avatar:
+    """The avatar a user named (by id or name) in the server's catalogue; a kind refusal
+    when there is none."""
+    avatar = await bot.catalogue_for(guild_id).find_avatar(value)
     if avatar is None:
         raise UserFacingError(
             f"I don't know an avatar called “{shown(value)}”. Pick one from the list that "
@@ -83,9 +86,10 @@ async def require_avatar(bot: MiraflowBot, value: str) -> Avatar:
     return avatar
 
 
-async def require_voice(bot: MiraflowBot, value: str) -> Voice:
-    """The voice a user named (by id or name); a kind refusal when there is none."""
-    voice = await bot.catalogue.find_voice(value)
+async def require_voice(bot: MiraflowBot, value: str, guild_id: int | None) -> Voice:
+    """The voice a user named (by id or name) in the server's catalogue; a kind refusal
+    when there is none."""
+    voice = await bot.catalogue_for(guild_id).find_voice(value)
     if voice is None:
         raise UserFacingError(
             f"I don't know a voice called “{shown(value)}”. Pick one from the list that "

@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import pkgutil
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -20,7 +21,10 @@ from bot.discord_side.frontend import DiscordFrontend
 from bot.discord_side.status import StatusBoard
 from bot.discord_side.words import RESTARTING
 from bot.errors import report_error
+from bot.guild_clients import MiraflowClients
+from bot.guild_keys import GuildKeys
 from bot.guild_settings import GuildSettings
+from bot.jobs.claims import job_source_for
 from bot.jobs.delivery import Delivery
 from bot.jobs.estimate import Estimates
 from bot.jobs.poller import Poller, PollerConfig
@@ -28,6 +32,7 @@ from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
 from bot.jobs.store import Store
 from bot.jobs.unclear import UnclearVideos
+from bot.metrics import metrics
 from bot.miraflow import MiraflowClient
 from bot.modlog import ModLog
 from bot.settings import Settings
@@ -48,6 +53,23 @@ def cog_modules() -> list[str]:
     return sorted(names)
 
 
+def own_key_client(settings: Settings) -> Callable[[str], MiraflowClient]:
+    """Makes a server's own client: the bot client's settings with the server's key."""
+
+    def make(key: str) -> MiraflowClient:
+        return MiraflowClient(
+            key,
+            base_url=settings.miraflow_base_url,
+            timeout=settings.miraflow_timeout,
+            read_timeout=settings.download_stall_timeout,
+            stall_timeout=settings.download_stall_timeout,
+            download_deadline=settings.download_deadline,
+            on_call=metrics.miraflow_call,
+        )
+
+    return make
+
+
 class MiraflowTree(app_commands.CommandTree):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         bot: MiraflowBot = self.client  # type: ignore[assignment]
@@ -59,7 +81,9 @@ class MiraflowTree(app_commands.CommandTree):
         await report_error(interaction, error, log)
 
 
-class MiraflowBot(commands.Bot):
+class MiraflowBot(commands.AutoShardedBot):
+    """Runs the shards SHARD_IDS of SHARD_COUNT, or every shard Discord recommends."""
+
     def __init__(
         self,
         settings: Settings,
@@ -69,6 +93,8 @@ class MiraflowBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        options.setdefault("shard_count", settings.shard_count)
+        options.setdefault("shard_ids", list(settings.shard_ids) if settings.shard_ids else None)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -81,10 +107,16 @@ class MiraflowBot(commands.Bot):
         self.store = store
         self.miraflow = miraflow
         self.catalogue = Catalogue(miraflow)
+        self.guild_keys = GuildKeys(store, settings.settings_secret)
+        # The bot's client, and one per server that set its own key (`/settings apikey`).
+        self.miraflow_clients = MiraflowClients(miraflow, self.guild_keys, own_key_client(settings))
+        self._own_catalogues: dict[MiraflowClient, Catalogue] = {}
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store, estimates=Estimates(store))
         self.frontend = DiscordFrontend(self, self.status_board)
-        self.delivery = Delivery(store, miraflow, self.frontend)
+        self.delivery = Delivery(store, miraflow, self.frontend, self.miraflow_clients)
+        # All the jobs on SQLite; on a shared PostgreSQL store, those this process claims.
+        self.job_source = job_source_for(store, shards=",".join(map(str, settings.shard_ids or ())))
         self.poller = Poller(
             store,
             miraflow,
@@ -97,6 +129,8 @@ class MiraflowBot(commands.Bot):
                 video_timeout=settings.video_timeout,
                 schedule=schedule,
             ),
+            jobs=self.job_source,
+            clients=self.miraflow_clients,
         )
         self.unclear_videos = UnclearVideos(
             store,
@@ -119,6 +153,7 @@ class MiraflowBot(commands.Bot):
             image_timeout=settings.image_timeout,
             video_timeout=settings.video_timeout,
             look_for_unclear=self.unclear_videos.wake,
+            clients=self.miraflow_clients,
         )
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
@@ -133,7 +168,8 @@ class MiraflowBot(commands.Bot):
         await self.sync_commands(force=self.force_sync)
         if self.sync_only:
             return
-        await self.jobs.recover_interrupted()
+        await self.jobs.recover_interrupted(self.job_source.interrupted_before())
+        await self.job_source.start(self.poller, self.jobs.recover_interrupted)
         self.poller.start()
         self.unclear_videos.start()
 
@@ -147,9 +183,30 @@ class MiraflowBot(commands.Bot):
             await asyncio.wait(busy, timeout=SHUTDOWN_GRACE)
         await self.unclear_videos.stop()
         await self.poller.stop()
+        await self.job_source.stop()
         await self.modlog.close()
         await self.catalogue.close()
+        for catalogue in self._own_catalogues.values():
+            await catalogue.close()
+        await self.miraflow_clients.close()
+        if self._ready is discord.utils.MISSING:
+            # Never logged in (`miraflow-bot check` only loads the commands): the sharded
+            # client's close needs the queue its asyncio set-up makes.
+            await self._async_setup_hook()
         await super().close()
+
+    def client_for(self, guild_id: int | None) -> MiraflowClient:
+        """The Miraflow client of a server: its own key's, or the bot's."""
+        return self.miraflow_clients.for_guild(guild_id)
+
+    def catalogue_for(self, guild_id: int | None) -> Catalogue:
+        """The avatars, voices and videos a server sees: its own key's account, or the bot's."""
+        client = self.client_for(guild_id)
+        if client is self.miraflow:
+            return self.catalogue
+        if client not in self._own_catalogues:
+            self._own_catalogues[client] = Catalogue(client)
+        return self._own_catalogues[client]
 
     async def admit(self, interaction: discord.Interaction) -> bool:
         """Every interaction passes here first: refused while stopping, else tracked so

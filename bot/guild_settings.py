@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from bot.errors import UserFacingError
 from bot.jobs.service import Quotas
-from bot.jobs.store.guild_settings import GuildSettingsStore, StoredGuild, StoredStyle
+from bot.jobs.store.guild_settings import StoredGuild, StoredStyle
+from bot.jobs.store.interface import GuildSettingsTable
 from bot.words import MAX_ENTRIES, BadEntry, WordList, check_entry, entry_key
 
 DELIVERY_CHANNEL = "channel"
@@ -59,7 +60,7 @@ def style_name(raw: str) -> str:
 
 
 class GuildSettings:
-    def __init__(self, store: GuildSettingsStore, defaults: Quotas) -> None:
+    def __init__(self, store: GuildSettingsTable, defaults: Quotas) -> None:
         self._store = store
         self._defaults = defaults
         self._guilds = {

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +31,17 @@ class StoreUnusableError(Exception):
 
 @dataclass
 class StoreClaim:
-    """The held lock (released when the process ends, or by `release`) and the temp folder."""
+    """The held lock (released when the process ends, or by `release`) and the temp folder;
+    a PostgreSQL store is shared, so its claim has no lock and a temp folder of its own."""
 
-    lock_fd: int
+    lock_fd: int | None
     temp_dir: Path
 
     def release(self) -> None:
-        os.close(self.lock_fd)  # closing the descriptor drops the flock
+        if self.lock_fd is None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        else:
+            os.close(self.lock_fd)  # closing the descriptor drops the flock
 
 
 def lock_path(store: Path) -> Path:
@@ -73,6 +78,12 @@ def claim_store(store: Path) -> StoreClaim:
         os.close(lock_fd)
         raise StoreUnusableError(_reason(store, error)) from None
     return StoreClaim(lock_fd, temp)
+
+
+def claim_temp_dir() -> StoreClaim:
+    """For a shared (PostgreSQL) store: no lock, as several processes use it; downloads go
+    to a private temp folder of this process, removed by `release`."""
+    return StoreClaim(None, Path(tempfile.mkdtemp(prefix="miraflow-bot-")))
 
 
 def _make_folder(folder: Path) -> None:

@@ -14,6 +14,11 @@ _TOKEN_IN_TEXT = (
     re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?'\"]+"),
     re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+"""),
 )
+# A server's own Miraflow key arrives in a modal submission, which discord.py logs at DEBUG
+# with the gateway event: the text input `apikey:key` (bot/ui/apikey.py) has its value masked,
+# whatever the order of the component's fields.
+_KEY_INPUT = re.compile(r"""\{[^{}]*['"]apikey:key['"][^{}]*\}""")
+_INPUT_VALUE = re.compile(r"""(['"]value['"]\s*:\s*['"])[^'"]*""")
 FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 
@@ -31,7 +36,7 @@ class SecretMaskingFilter(logging.Filter):
             text = text.replace(secret, MASK)
         for pattern in _TOKEN_IN_TEXT:
             text = pattern.sub(rf"\g<1>{MASK}", text)
-        return text
+        return _KEY_INPUT.sub(lambda found: _INPUT_VALUE.sub(rf"\g<1>{MASK}", found[0]), text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

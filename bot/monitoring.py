@@ -22,6 +22,8 @@ def discord_connected(client: discord.Client) -> bool:
     """Ready, and its gateway connection open (it stays "ready" while reconnecting)."""
     if not client.is_ready() or client.is_closed():
         return False
+    if isinstance(client, discord.AutoShardedClient):
+        return bool(client.shards) and not any(s.is_closed() for s in client.shards.values())
     ws = client.ws
     return ws is not None and ws.open
 

@@ -133,7 +133,7 @@ class Avatars(
     ) -> None:
         """Browse the avatars that can speak in /speak."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.bot.catalogue.avatars()
+        items = await self.bot.catalogue_for(interaction.guild_id).avatars()
         await self._browse(interaction, matching(items, search), "avatars", search)
 
     @app_commands.command(name="voices")
@@ -143,7 +143,7 @@ class Avatars(
     ) -> None:
         """Browse the voices that can read a /speak script."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.bot.catalogue.voices()
+        items = await self.bot.catalogue_for(interaction.guild_id).voices()
         await self._browse(interaction, matching(items, search), "voices", search)
 
     @app_commands.command(name="default")
@@ -164,8 +164,9 @@ class Avatars(
         if avatar is None and voice is None:
             raise UserFacingError(NEED_ONE_DEFAULT)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        chosen_avatar = await require_avatar(self.bot, avatar) if avatar else None
-        chosen_voice = await require_voice(self.bot, voice) if voice else None
+        guild_id = interaction.guild_id
+        chosen_avatar = await require_avatar(self.bot, avatar, guild_id) if avatar else None
+        chosen_voice = await require_voice(self.bot, voice, guild_id) if voice else None
         saved = self.bot.store.set_user_defaults(
             interaction.user.id,
             avatar_id=chosen_avatar.id if chosen_avatar else None,

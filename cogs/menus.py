@@ -166,7 +166,7 @@ class Menus(commands.Cog):
         name = job_name(script)
         screen(interaction, {"text": script, "name": name})
         await interaction.response.defer(ephemeral=True, thinking=True)
-        catalogue = self.bot.catalogue
+        catalogue = self.bot.catalogue_for(interaction.guild_id)
         avatar = await default_item(catalogue.find_avatar, defaults.avatar_id, defaults, "avatar")
         voice = await default_item(catalogue.find_voice, defaults.voice_id, defaults, "voice")
         request = TextVideoRequest(

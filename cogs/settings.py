@@ -24,6 +24,7 @@ from bot.guild_settings import (
     Setting,
 )
 from bot.modlog import inert
+from bot.ui.apikey import NO_SECRET, ApiKeyModal
 from bot.ui.results import EMBED_COLOUR
 from bot.words import MAX_ENTRIES, MAX_ENTRY_LENGTH
 
@@ -36,6 +37,10 @@ NOT_ALLOWED = (
 )
 FIELD_LIMIT = 1024  # Discord's limit on an embed field's value
 LOG_PERMISSIONS = (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
+APIKEY_CHOICES = [
+    Choice(name="set this server's own key (opens a form)", value="set"),
+    Choice(name="remove it: back to the bot's key", value="remove"),
+]
 DELIVERY_CHOICES = [
     Choice(name="in the channel where it was asked (default)", value="channel"),
     Choice(name="by DM to the requester", value="dm"),
@@ -116,6 +121,12 @@ class Settings(
                 f"by DM to the requester ({source(delivery)})"
                 if delivery.value == DELIVERY_DM
                 else f"in the channel ({source(delivery)})"
+            ),
+            "**Miraflow key:** "
+            + (
+                "this server's own (set here)"
+                if self.bot.guild_keys.has_own_key(guild_id)
+                else "the bot's (default)"
             ),
         ]
         embed = discord.Embed(
@@ -245,6 +256,32 @@ class Settings(
         else:
             text = "New jobs' status messages and results are now posted in the channel."
         await self._done(interaction, text, f"set the delivery to “{mode.value}”")
+
+    @app_commands.command(name="apikey")
+    @app_commands.describe(action="Set this server's own Miraflow key, or remove it")
+    @app_commands.choices(action=APIKEY_CHOICES)
+    async def apikey(
+        self, interaction: discord.Interaction, action: Choice[str] | None = None
+    ) -> None:
+        """Use this server's own Miraflow key for its jobs (the key is never shown)."""
+        guild_id = self._guild_id(interaction)
+        keys = self.bot.guild_keys
+        if action is not None and action.value == "remove":
+            if keys.remove(guild_id):
+                await self._done(
+                    interaction,
+                    "Removed. This server's new jobs use the bot's Miraflow key again.",
+                    "removed this server's own Miraflow key",
+                )
+            else:
+                await interaction.response.send_message(
+                    "This server has no key of its own: it already uses the bot's.",
+                    ephemeral=True,
+                )
+            return
+        if not keys.can_store:
+            raise UserFacingError(NO_SECRET)
+        await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id))
 
     @app_commands.command(name="style")
     @app_commands.describe(

@@ -202,7 +202,9 @@ class Speak(commands.Cog):
         screen(interaction, {"text": request.script, "name": request.name})
         await interaction.response.defer(ephemeral=True, thinking=True)
 
-        chosen_avatar, chosen_voice = await self._resolve_speakers(interaction.user.id, request)
+        chosen_avatar, chosen_voice = await self._resolve_speakers(
+            interaction.user.id, interaction.guild_id, request
+        )
         service = bot_of(interaction).jobs
         origin = await origin_for(interaction)
         audio = request.audio
@@ -240,7 +242,7 @@ class Speak(commands.Cog):
         await confirm_started(interaction, job)
 
     async def _resolve_speakers(
-        self, user_id: int, request: SpeakRequest
+        self, user_id: int, guild_id: int | None, request: SpeakRequest
     ) -> tuple[Avatar, Voice | None]:
         """The avatar and (for a script) the voice: as given, else the user's defaults."""
         needs_voice = request.audio is None
@@ -254,21 +256,20 @@ class Speak(commands.Cog):
                 missing_defaults_message(avatar_value is None, needs_voice and voice_value is None)
             )
 
+        catalogue = self.bot.catalogue_for(guild_id)
         if request.avatar is not None:
-            avatar = await require_avatar(self.bot, request.avatar)
+            avatar = await require_avatar(self.bot, request.avatar, guild_id)
         else:
             avatar = await default_item(
-                self.bot.catalogue.find_avatar, avatar_value, defaults, "avatar"
+                catalogue.find_avatar, avatar_value, defaults, "avatar"
             )
         if not needs_voice:
             return avatar, None
         assert voice_value is not None
         if request.voice is not None:
-            voice = await require_voice(self.bot, request.voice)
+            voice = await require_voice(self.bot, request.voice, guild_id)
         else:
-            voice = await default_item(
-                self.bot.catalogue.find_voice, voice_value, defaults, "voice"
-            )
+            voice = await default_item(catalogue.find_voice, voice_value, defaults, "voice")
         return avatar, voice
 
 

@@ -85,7 +85,7 @@ class Videos(
     async def list_videos(self, interaction: discord.Interaction) -> None:
         """Browse the account's finished videos, newest first."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        videos = await self.bot.catalogue.videos(fresh=True)
+        videos = await self.bot.catalogue_for(interaction.guild_id).videos(fresh=True)
         if not videos:
             await interaction.followup.send(
                 "There are no finished videos on this Miraflow account yet. "
@@ -93,7 +93,7 @@ class Videos(
                 ephemeral=True,
             )
             return
-        pages = video_pages(videos, await self._avatar_names())
+        pages = video_pages(videos, await self._avatar_names(interaction.guild_id))
         if len(pages) == 1:
             await interaction.followup.send(embeds=pages[0], ephemeral=True)
             return
@@ -109,12 +109,13 @@ class Videos(
         if not wanted:
             raise UserFacingError("Tell me which video: start typing its name, or paste its id.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self._find(wanted)
+        found = await self._find(wanted, interaction.guild_id)
         name = found.name or found.id
         avatar_name = None
         if found.source_avatar_id:
             # Shown in the result's embed.
-            avatar_name = (await self._avatar_names()).get(found.source_avatar_id)
+            names = await self._avatar_names(interaction.guild_id)
+            avatar_name = names.get(found.source_avatar_id)
         request = FoundVideo(
             video_id=found.id,
             name=name,
@@ -132,31 +133,33 @@ class Videos(
     async def video_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[Choice[str]]:
-        videos = await self.bot.catalogue.suggest_videos(current)
+        videos = await self.bot.catalogue_for(interaction.guild_id).suggest_videos(current)
         return [
             Choice(name=choice_name(v), value=v.id) for v in videos if len(v.id) <= CHOICE_LENGTH
         ]
 
-    async def _find(self, wanted: str) -> Video:
-        """The video with this id, or else the newest one with exactly this name."""
+    async def _find(self, wanted: str, guild_id: int | None) -> Video:
+        """The video with this id, or else the newest one with exactly this name, on the
+        server's account."""
         try:
-            found = await self.bot.miraflow.get_video(wanted)
+            found = await self.bot.client_for(guild_id).get_video(wanted)
         except NotFoundError:
             pass
         else:
             found.id = found.id or wanted  # an answer that does not repeat the id
             return found
         folded = wanted.casefold()
-        videos = await self.bot.catalogue.videos(fresh=True)
+        videos = await self.bot.catalogue_for(guild_id).videos(fresh=True)
         named = [v for v in videos if (v.name or "").casefold() == folded]
         if not named:
             raise UserFacingError(NOT_FOUND)
         return named[0]
 
-    async def _avatar_names(self) -> dict[str, str]:
+    async def _avatar_names(self, guild_id: int | None) -> dict[str, str]:
         """Avatar names by id, if the catalogue answers quickly; else none (ids are shown)."""
+        catalogue = self.bot.catalogue_for(guild_id)
         try:
-            avatars = await asyncio.wait_for(self.bot.catalogue.avatars(), AVATAR_NAMES_WITHIN)
+            avatars = await asyncio.wait_for(catalogue.avatars(), AVATAR_NAMES_WITHIN)
         except (MiraflowError, TimeoutError) as exc:
             log.info("avatar names unavailable for /videos: %r", exc)
             return {}

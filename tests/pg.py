@@ -28,6 +28,7 @@ LOCK_TIMEOUT = "10s"  # a test that leaves a connection open must not hang the t
 class PgSchema:
     name: str
     conninfo: str  # connects with `search_path` set to the schema: tables land there
+    url: str  # the same as a postgresql:// URL, for DATABASE_URL
 
 
 def server_url() -> str:
@@ -61,7 +62,12 @@ def fresh_schema(url: str) -> Iterator[PgSchema]:
         admin.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
         try:
-            yield PgSchema(name, make_conninfo(url, options=f"-c search_path={name}"))
+            joiner = "&" if "?" in url else "?"
+            yield PgSchema(
+                name,
+                make_conninfo(url, options=f"-c search_path={name}"),
+                f"{url}{joiner}options=-c%20search_path%3D{name}",
+            )
         finally:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
     finally:

@@ -98,3 +98,18 @@ async def test_simulate_serves_the_miraflow_api_and_says_how_to_use_it(tmp_path)
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=10)
+
+
+def test_an_unreachable_database_url_prints_one_line_and_exits_2(tmp_path):
+    env = {
+        "DISCORD_TOKEN": "abc.def.ghi",
+        "MIRAFLOW_API_KEY": "k" * 20,
+        "DATABASE_URL": "postgresql://bot:pw-never-shown@127.0.0.1:1/miraflow",
+    }
+    result = run_bot([], env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DATABASE_URL" in lines[0] and "127.0.0.1:1" in lines[0]
+    assert "pw-never-shown" not in result.stderr
+    assert "Traceback" not in result.stderr

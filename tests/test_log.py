@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from bot.log import MASK, OneLineReconnects, SecretMaskingFilter
 
 
@@ -69,3 +71,17 @@ def test_a_gateway_reconnect_is_one_warning_line():
     assert "\n" not in formatted
     assert formatted.startswith("WARNING Discord connection lost")
     assert "Connect call failed" in formatted and "reconnecting in 2.50s" in formatted
+
+
+@pytest.mark.parametrize(
+    "component",
+    [
+        "{'type': 4, 'custom_id': 'apikey:key', 'value': 'mf_live_key_123456'}",
+        '{"value": "mf_live_key_123456", "type": 4, "custom_id": "apikey:key"}',
+    ],
+)
+def test_a_server_key_in_a_logged_modal_submission_is_masked(component: str) -> None:
+    text = f"WebSocket Event: {{'data': {{'components': [{component}]}}}}"
+    masked = SecretMaskingFilter([]).mask(text)
+    assert "mf_live_key_123456" not in masked
+    assert "apikey:key" in masked and MASK in masked

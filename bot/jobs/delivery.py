@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.jobs.clients import Clients, OneClient
 from bot.jobs.frontend import Frontend, Notice, Outcome, Posted, ResultFile
 from bot.jobs.models import Job, JobState
 from bot.jobs.store import Store
@@ -40,10 +41,11 @@ class Delivery:
         store: Store,
         client: MiraflowClient,
         frontend: Frontend,
+        clients: Clients | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._client = client
+        self._clients = clients or OneClient(client)  # the client of a job's server
         self._frontend = frontend
         # Where downloads go; `miraflow-bot run` points it at the store's own temp folder,
         # which it empties at start (None: the system's).
@@ -141,7 +143,7 @@ class Delivery:
             filename = f"miraflow-video-{job.id}.mp4"
             dest = folder / filename
             try:
-                size = await self._client.download_video(
+                size = await self._clients.for_guild(job.guild_id).download_video(
                     job.miraflow_job_id, dest, max_bytes=job.upload_limit
                 )
             except FileTooLargeError:
@@ -151,7 +153,8 @@ class Delivery:
         filename = f"miraflow-{job.kind.value}-{job.id}{_image_suffix(url)}"
         dest = folder / filename
         try:
-            size = await self._client.download(url, dest, max_bytes=job.upload_limit)
+            client = self._clients.for_guild(job.guild_id)
+            size = await client.download(url, dest, max_bytes=job.upload_limit)
         except FileTooLargeError:
             return ResultFile(None, filename, link=url)
         return ResultFile(dest, filename, size=size)
@@ -159,7 +162,7 @@ class Delivery:
     async def _image_url(self, job: Job, status: JobStatus | None) -> str:
         if status is None or status.image is None or not status.image.download_url:
             assert job.miraflow_job_id is not None
-            status = await self._client.image_job(job.miraflow_job_id)
+            status = await self._clients.for_guild(job.guild_id).image_job(job.miraflow_job_id)
         if status.image is None or not status.image.download_url:
             raise NoUsableResult(f"job {job.id}: Miraflow gave no download URL")
         return status.image.download_url
@@ -168,7 +171,7 @@ class Delivery:
         """A download URL fetched now, so it is valid for as long as possible."""
         assert job.miraflow_job_id is not None
         if job.kind.makes_video:
-            video = await self._client.get_video(job.miraflow_job_id)
+            video = await self._clients.for_guild(job.guild_id).get_video(job.miraflow_job_id)
             if not video.download_url:
                 raise NoUsableResult(f"job {job.id}: Miraflow gave no video download URL")
             return video.download_url

@@ -16,10 +16,13 @@ import contextlib
 import logging
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.jobs.claims import JobSource, OneProcess
+from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import fetch_status
 from bot.jobs.delivery import Delivery, NoUsableResult
 from bot.jobs.frontend import Frontend, Notice, Outcome
@@ -65,14 +68,18 @@ class RateLimiter:
     def __init__(
         self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
-        self._interval = 1.0 / (rate * speed)
-        self._per_window = max(1, math.floor(rate))
+        self._speed = speed
+        self.set_rate(rate)
         self._window = 1.02 / speed  # a little slack for the time requests take to arrive
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[float] = deque()
         self._urgent_waiting = 0
+
+    def set_rate(self, rate: float) -> None:
+        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
+        self._interval = 1.0 / (rate * self._speed)
+        self._per_window = max(1, math.floor(rate))
 
     async def acquire(self, *, urgent: bool = True) -> None:
         """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
@@ -110,14 +117,25 @@ class Poller:
         frontend: Frontend,
         config: PollerConfig,
         clock: Callable[[], float] = time.time,
+        jobs: JobSource | None = None,
+        clients: Clients | None = None,
     ) -> None:
         self._store = store
+        # The client of a job's server (its own key, or the bot's: the one `client`).
+        self._clients = clients or OneClient(client)
+        # Which jobs are this process's to handle: all (`OneProcess`), or those it claims.
+        self._jobs = jobs if jobs is not None else OneProcess(store)
         self._client = client
         self._delivery = delivery
         self._frontend = frontend
         self._config = config
         self._clock = clock
         self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
+        # A server's own key has a ceiling of its own (the same figure, its own account's).
+        self._own_limiters: weakref.WeakKeyDictionary[MiraflowClient, RateLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._workers = 1
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         # Deliveries under way or waiting for one of the delivery slots, by job id.
@@ -140,6 +158,21 @@ class Poller:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def share_ceiling(self, workers: int) -> None:
+        """Processes sharing the store and the Miraflow accounts: each makes its share."""
+        self._workers = max(workers, 1)
+        for limiter in (self._limiter, *self._own_limiters.values()):
+            limiter.set_rate(self._config.calls_per_second / self._workers)
+
+    def _limiter_for(self, client: MiraflowClient) -> RateLimiter:
+        if client is self._client:
+            return self._limiter
+        limiter = self._own_limiters.get(client)
+        if limiter is None:
+            rate = self._config.calls_per_second / self._workers
+            limiter = self._own_limiters[client] = RateLimiter(rate, self._config.schedule.speed)
+        return limiter
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop polling; give polls and deliveries under way `grace` seconds to finish."""
@@ -188,7 +221,7 @@ class Poller:
             # Jobs being handled stay due until their handling sets a new time, so ask for
             # enough rows to see past them.
             busy = len(self._running) + len(self._delivering) + len(self._held)
-            candidates = self._store.due_jobs(now, limit=free + busy)
+            candidates = self._jobs.due_jobs(now, limit=free + busy)
             due = [job for job in candidates if self._may_start(job.id, now)][:free]
             if not due:
                 return
@@ -218,7 +251,7 @@ class Poller:
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
-        for job in finished:
+        for job in self._jobs.take(finished):
             if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
 
@@ -229,7 +262,7 @@ class Poller:
         if len(self._running) < self._config.max_in_flight:
             waiting = {job_id: at for job_id, (_, at) in self._held.items() if at > now}
             next_at = (
-                self._store.next_due_at(
+                self._jobs.next_due_at(
                     excluding=self._running.keys() | self._delivering.keys() | waiting.keys()
                 )
                 or now + MAX_IDLE_WAIT
@@ -305,9 +338,10 @@ class Poller:
             await self._tell(expired, notice)
 
     async def _poll(self, job: Job) -> None:
-        await self._limiter.acquire(urgent=not (job.kind.makes_video and self._sweep.active))
+        client = self._clients.for_guild(job.guild_id)
+        await self._limiter_for(client).acquire(urgent=not self._swept(job))
         try:
-            status = await fetch_status(self._client, job)
+            status = await fetch_status(client, job)
         except MiraflowError as exc:
             await self._on_poll_error(job, exc)
             return
@@ -334,7 +368,7 @@ class Poller:
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
         delay = self._config.schedule.next(job.kind, progress, elapsed)
-        if job.kind.makes_video and self._sweep.active:
+        if self._swept(job):
             delay = max(delay, self._config.schedule.swept_video())
         refreshed = self._store.set_state(
             job.id,
@@ -348,6 +382,12 @@ class Poller:
         if refreshed is None:
             return  # cancelled while we asked
         await self._frontend.show_status(refreshed)
+
+    def _swept(self, job: Job) -> bool:
+        """A video whose end the sweep notices: the sweep lists the bot's key's videos only."""
+        if not (job.kind.makes_video and self._sweep.active):
+            return False
+        return self._clients.for_guild(job.guild_id) is self._client
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
         notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)

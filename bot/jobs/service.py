@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import send_create
 from bot.jobs.errors import (
     DailyLimitReached,
@@ -96,9 +97,12 @@ class JobService:
         image_timeout: float = 1800.0,
         video_timeout: float = 7200.0,
         look_for_unclear: Callable[[], None] = lambda: None,
+        clients: Clients | None = None,
     ) -> None:
         self.store = store
-        self._client = client
+        # A server with its own Miraflow key has its own client: uploads and create calls
+        # go through the client of the job's server.
+        self._clients = clients or OneClient(client)
         self._frontend = frontend
         self._quotas = quotas
         self._wake_poller = wake_poller
@@ -150,12 +154,13 @@ class JobService:
         """
         self.check_quota(origin.user_id, origin.guild_id)
         async with file_slot or contextlib.nullcontext():
-            media_ids = await self._read_and_upload(read_files)
+            media_ids = await self._read_and_upload(read_files, origin.guild_id)
         return await self.submit(origin, with_media(media_ids))
 
-    async def _read_and_upload(self, read_files: ReadFiles) -> list[str]:
+    async def _read_and_upload(self, read_files: ReadFiles, guild_id: int | None) -> list[str]:
         files = await read_files()
-        return [await self._client.upload_media(f.data, f.file_name, f.content_type) for f in files]
+        client = self._clients.for_guild(guild_id)  # media belong to the key's account
+        return [await client.upload_media(f.data, f.file_name, f.content_type) for f in files]
 
     async def reroll(self, origin: Origin, job_id: int) -> Job:
         """The same request as job `job_id` with a new seed, as a new job of `origin`."""
@@ -184,7 +189,7 @@ class JobService:
             asked_channel_id=origin.asked_channel_id,
         )
         try:
-            created = await send_create(self._client, request)
+            created = await send_create(self._clients.for_guild(origin.guild_id), request)
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
                 self._refuse(job, exc)
@@ -272,17 +277,24 @@ class JobService:
             return started + timeout / speed
         return now + remaining / speed
 
-    async def recover_interrupted(self) -> None:
+    async def recover_interrupted(self, submitted_before: float | None = None) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.
-        It may or may not have reached Miraflow: never resend it, tell the requester."""
+        It may or may not have reached Miraflow: never resend it, tell the requester.
+        On a store shared with other processes (checked now and then, not only at start)
+        only rows older than `submitted_before` are interrupted: a younger one may be another
+        process's call under way; and a row another process marked first is its to tell."""
         notice = Notice(Outcome.INTERRUPTED)
         for job in self.store.jobs_in_states([JobState.SUBMITTING]):
+            if submitted_before is not None and job.created_at >= submitted_before:
+                continue
             marked = self.store.set_state(
                 job.id,
                 JobState.UNKNOWN,
                 error=self._frontend.words(notice),
                 only_from={JobState.SUBMITTING},
             )
+            if marked is None and submitted_before is not None:
+                continue
             log.warning("job %s was interrupted during its create call; marked unknown", job.id)
             await self._frontend.notify(marked or job, notice)
         pending = self.store.pending_count()

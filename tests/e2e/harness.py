@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.discord_bot import MiraflowBot
 from bot.jobs.models import JobState
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store, open_store
 from bot.miraflow import MiraflowClient
 from bot.settings import load_settings
 from tests.fakediscord import FakeDiscord
@@ -51,7 +51,7 @@ async def running_bot(
     """A MiraflowBot connected to `fd` and `sim`, in this process, until the block ends."""
     fd.point_discord_py()
     settings = load_settings(bot_environment(fd, sim, db_path, **overrides))
-    store = JobStore(settings.database_path)
+    store = open_store(settings.database_url, settings.database_path)
     try:
         async with MiraflowClient(
             settings.miraflow_api_key,
@@ -125,5 +125,5 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
-def job_states(store: JobStore, user_id: int) -> list[JobState]:
+def job_states(store: Store, user_id: int) -> list[JobState]:
     return [job.state for job in store.recent_jobs(user_id, limit=1000)]

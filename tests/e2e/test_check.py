@@ -7,6 +7,7 @@ import os
 import sys
 
 from tests.e2e.harness import bot_environment, running_bot
+from tests.pg import describe, server_url
 
 CHECKS = ["Discord token", "Miraflow key", "store", "commands synced"]
 
@@ -105,3 +106,12 @@ async def test_commands_not_synced_since_they_changed(fd, sim, db_path, tmp_path
     assert code == 1
     assert verdicts(lines) == {**dict.fromkeys(CHECKS, True), "commands synced": False}
     assert "miraflow-bot sync" in lines[3]
+
+
+async def test_a_postgresql_store(fd, sim, db_path, tmp_path, pg_schema):
+    env = bot_environment(fd, sim, db_path, DATABASE_URL=pg_schema.url)
+    code, lines, stderr = await run_check(env, tmp_path)
+    assert code == 1  # never synced: a new database
+    assert verdicts(lines) == {**dict.fromkeys(CHECKS, True), "commands synced": False}
+    assert f"PostgreSQL at {describe(server_url())}" in lines[2]
+    assert "Traceback" not in stderr

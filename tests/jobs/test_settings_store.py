@@ -1,4 +1,5 @@
-"""Per-server settings: the store's tables and the in-memory settings written through them."""
+"""Per-server settings: the store's tables (both backends) and the in-memory settings
+written through them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from bot.guild_settings import GuildSettings
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobSource
 from bot.jobs.service import Quotas
-from bot.jobs.store import JobStore
+from bot.jobs.store import Store
 from bot.jobs.store.guild_settings import StoredGuild, StoredStyle
 from bot.words import MAX_ENTRIES
 
@@ -17,26 +18,19 @@ GUILD, OTHER = 1001, 2002
 DEFAULTS = Quotas(max_active=3, max_per_day=25)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with JobStore(tmp_path / "jobs.sqlite3") as opened:
-        yield opened
-
-
-def settings_of(store: JobStore) -> GuildSettings:
+def settings_of(store: Store) -> GuildSettings:
     return GuildSettings(store.guild_settings, DEFAULTS)
 
 
-def test_values_survive_a_reopen_and_servers_are_apart(tmp_path):
-    path = tmp_path / "jobs.sqlite3"
-    with JobStore(path) as store:
+def test_values_survive_a_reopen_and_servers_are_apart(open_store):
+    with open_store() as store:
         settings = settings_of(store)
         settings.set_limits(GUILD, active=5, server_daily=100)
         settings.add_word(GUILD, "Dragon")
         settings.set_log_channel(GUILD, 42)
         settings.set_delivery(GUILD, "dm")
         settings.put_style(GUILD, "Ink", "ink drawing", None)
-    with JobStore(path) as store:
+    with open_store() as store:
         settings = settings_of(store)
         assert settings.stored(GUILD) == StoredGuild(
             GUILD,

@@ -1,4 +1,5 @@
-"""The SQLite job store, against real SQLite databases (in memory and on disk)."""
+"""The job store: the behaviour on both backends (the `store` fixture, see conftest.py),
+then what is SQLite's own (files, WAL, query plans, its migrations)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,14 @@ from bot.jobs.job_requests import (
     UnreadableRequest,
 )
 from bot.jobs.models import ACTIVE_STATES, POLLABLE_STATES, Job, JobKind, JobSource, JobState
-from bot.jobs.store import JobStore, UserDefaults
+from bot.jobs.store import JobStore, Store, UserDefaults
 from bot.jobs.store.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate
 
 T0 = 1_700_000_000.0
 
 
 @pytest.fixture
-def store():
+def sqlite_store() -> Iterator[JobStore]:
     with JobStore(":memory:") as job_store:
         yield job_store
 
@@ -42,7 +43,7 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "folder" / "jobs.sqlite3"
 
 
-def new_job(store: JobStore, **overrides: Any) -> Job:
+def new_job(store: Store, **overrides: Any) -> Job:
     arguments: dict[str, Any] = {
         "kind": JobKind.IMAGE,
         "user_id": 111,
@@ -56,7 +57,7 @@ def new_job(store: JobStore, **overrides: Any) -> Job:
     return store.create_job(**arguments)
 
 
-def pollable_job(store: JobStore, next_poll_at: float, state: JobState = JobState.QUEUED) -> Job:
+def pollable_job(store: Store, next_poll_at: float, state: JobState = JobState.QUEUED) -> Job:
     job = new_job(store)
     store.mark_submitted(job.id, f"mf-{job.id}", next_poll_at, now=T0)
     if state is not JobState.QUEUED:
@@ -81,7 +82,7 @@ def query_plans(store: JobStore, call: Callable[[], object]) -> list[str]:
 # --- Jobs: create, get, update ---
 
 
-def test_create_job_writes_a_submitting_row(store: JobStore) -> None:
+def test_create_job_writes_a_submitting_row(store: Store) -> None:
     job = new_job(
         store,
         kind=JobKind.VIDEO,
@@ -98,7 +99,7 @@ def test_create_job_writes_a_submitting_row(store: JobStore) -> None:
     assert new_job(store).id > job.id
 
 
-def test_every_job_field_survives_the_round_trip(store: JobStore) -> None:
+def test_every_job_field_survives_the_round_trip(store: Store) -> None:
     job = new_job(store)
     values: dict[str, Any] = {
         "kind": JobKind.INPAINT,
@@ -135,11 +136,11 @@ def test_every_job_field_survives_the_round_trip(store: JobStore) -> None:
     assert store.get(job.id) == Job(id=job.id, **values)
 
 
-def test_get_of_a_missing_job_is_none(store: JobStore) -> None:
+def test_get_of_a_missing_job_is_none(store: Store) -> None:
     assert store.get(12345) is None
 
 
-def test_update_converts_values_and_stamps_updated_at(store: JobStore) -> None:
+def test_update_converts_values_and_stamps_updated_at(store: Store) -> None:
     job = new_job(store)
 
     request = EditRequest(prompt="a", media_ids=("m1",))
@@ -158,7 +159,7 @@ def test_update_converts_values_and_stamps_updated_at(store: JobStore) -> None:
 
 
 @pytest.mark.parametrize("field", ["id", "nonce", "no_such_field"])
-def test_update_refuses_unknown_fields(store: JobStore, field: str) -> None:
+def test_update_refuses_unknown_fields(store: Store, field: str) -> None:
     job = new_job(store)
 
     with pytest.raises(ValueError, match=field):
@@ -167,27 +168,29 @@ def test_update_refuses_unknown_fields(store: JobStore, field: str) -> None:
     assert store.get(job.id) == job
 
 
-def test_update_refuses_an_invalid_state_and_leaves_no_transaction_open(store: JobStore) -> None:
-    job = new_job(store)
+def test_update_refuses_an_invalid_state_and_leaves_no_transaction_open(
+    sqlite_store: JobStore,
+) -> None:
+    job = new_job(sqlite_store)
 
     with pytest.raises(ValueError):
-        store.update(job.id, state="exploded")
+        sqlite_store.update(job.id, state="exploded")
 
-    assert store.get(job.id) == job
-    assert not store._db.conn.in_transaction
+    assert sqlite_store.get(job.id) == job
+    assert not sqlite_store._db.conn.in_transaction
 
 
-def test_params_that_are_not_a_json_object_read_as_empty(store: JobStore) -> None:
+def test_params_that_are_not_a_json_object_read_as_empty(store: Store) -> None:
     broken = new_job(store)
     not_object = new_job(store)
-    store._db.execute("UPDATE jobs SET params = '{not json' WHERE id = ?", [broken.id])
-    store._db.execute("UPDATE jobs SET params = '[1, 2]' WHERE id = ?", [not_object.id])
+    store._write("UPDATE jobs SET params = '{not json' WHERE id = ?", [broken.id])
+    store._write("UPDATE jobs SET params = '[1, 2]' WHERE id = ?", [not_object.id])
 
     assert store.get(broken.id).request == UnreadableRequest({})
     assert store.get(not_object.id).request == UnreadableRequest({})
 
 
-def test_params_keep_keys_this_version_does_not_know(store: JobStore) -> None:
+def test_params_keep_keys_this_version_does_not_know(store: Store) -> None:
     params = {"v": 99, "type": "picture", "added_by_a_future_version": {"deep": [1, "two", None]}}
     job = new_job(store, request=UnreadableRequest(params))
 
@@ -248,19 +251,19 @@ def test_params_keep_keys_this_version_does_not_know(store: JobStore) -> None:
     ],
 )
 def test_a_request_stored_before_typed_records_still_loads(
-    store: JobStore, kind: str, params: dict[str, Any], expected: object
+    store: Store, kind: str, params: dict[str, Any], expected: object
 ) -> None:
     job = new_job(store)
-    store._db.execute(
+    store._write(
         "UPDATE jobs SET kind = ?, params = ? WHERE id = ?", [kind, json.dumps(params), job.id]
     )
 
     assert store.get(job.id).request == expected
 
 
-def test_a_stored_request_carries_its_format_version(store: JobStore) -> None:
+def test_a_stored_request_carries_its_format_version(store: Store) -> None:
     job = new_job(store)
-    (text,) = store._db.execute("SELECT params FROM jobs WHERE id = ?", [job.id]).fetchone()
+    ((text,),) = store._read("SELECT params FROM jobs WHERE id = ?", [job.id])
 
     assert json.loads(text) == {
         "v": 2,
@@ -277,7 +280,7 @@ def test_a_stored_request_carries_its_format_version(store: JobStore) -> None:
 # --- Jobs: state changes ---
 
 
-def test_mark_submitted_moves_a_submitting_job_to_queued(store: JobStore) -> None:
+def test_mark_submitted_moves_a_submitting_job_to_queued(store: Store) -> None:
     job = new_job(store)
 
     moved = store.mark_submitted(job.id, "mf-1", next_poll_at=T0 + 4, now=T0 + 1)
@@ -293,7 +296,7 @@ def test_mark_submitted_moves_a_submitting_job_to_queued(store: JobStore) -> Non
 
 
 def test_mark_submitted_records_the_id_but_keeps_a_cancelled_job_cancelled(
-    store: JobStore,
+    store: Store,
 ) -> None:
     job = new_job(store)
     store.set_state(job.id, JobState.CANCELLED, now=T0)
@@ -308,7 +311,7 @@ def test_mark_submitted_records_the_id_but_keeps_a_cancelled_job_cancelled(
     assert store.mark_submitted(999, "mf-3", next_poll_at=T0) is None
 
 
-def test_guarded_set_state_changes_nothing_from_another_state(store: JobStore) -> None:
+def test_guarded_set_state_changes_nothing_from_another_state(store: Store) -> None:
     job = new_job(store)
     before = store.get(job.id)
 
@@ -322,7 +325,7 @@ def test_guarded_set_state_changes_nothing_from_another_state(store: JobStore) -
     assert store.set_state(999, JobState.FAILED) is None
 
 
-def test_guarded_set_state_moves_from_an_allowed_state(store: JobStore) -> None:
+def test_guarded_set_state_moves_from_an_allowed_state(store: Store) -> None:
     job = new_job(store)
 
     changed = store.set_state(
@@ -340,7 +343,7 @@ def test_guarded_set_state_moves_from_an_allowed_state(store: JobStore) -> None:
     assert failed.updated_at == T0 + 9
 
 
-def test_set_state_stamps_completion_and_delivery_once(store: JobStore) -> None:
+def test_set_state_stamps_completion_and_delivery_once(store: Store) -> None:
     job = pollable_job(store, T0 + 1, JobState.WORKING)
 
     assert store.set_state(job.id, JobState.COMPLETE, now=T0 + 10)
@@ -354,7 +357,7 @@ def test_set_state_stamps_completion_and_delivery_once(store: JobStore) -> None:
     assert done.updated_at == T0 + 21
 
 
-def test_set_state_keeps_the_error_unless_given(store: JobStore) -> None:
+def test_set_state_keeps_the_error_unless_given(store: Store) -> None:
     job = new_job(store)
     store.set_state(job.id, JobState.UNKNOWN, error="the create call timed out", now=T0)
 
@@ -366,7 +369,7 @@ def test_set_state_keeps_the_error_unless_given(store: JobStore) -> None:
 
 
 def test_a_job_entering_a_pollable_state_without_a_poll_time_is_due_at_once(
-    store: JobStore,
+    store: Store,
 ) -> None:
     job = new_job(store)
 
@@ -379,7 +382,7 @@ def test_a_job_entering_a_pollable_state_without_a_poll_time_is_due_at_once(
 # --- Jobs: the poller's queries ---
 
 
-def test_due_jobs_are_pollable_due_jobs_soonest_first(store: JobStore) -> None:
+def test_due_jobs_are_pollable_due_jobs_soonest_first(store: Store) -> None:
     later = pollable_job(store, T0 + 30, JobState.WORKING)
     soonest = pollable_job(store, T0 + 10)
     undelivered = pollable_job(store, T0 + 20, JobState.COMPLETE)
@@ -396,13 +399,13 @@ def test_due_jobs_are_pollable_due_jobs_soonest_first(store: JobStore) -> None:
     assert store.due_jobs(T0, limit=50) == []
 
 
-def test_due_jobs_break_ties_by_id(store: JobStore) -> None:
+def test_due_jobs_break_ties_by_id(store: Store) -> None:
     ids = [pollable_job(store, T0 + 5).id for _ in range(4)]
 
     assert [j.id for j in store.due_jobs(T0 + 5, limit=10)] == ids
 
 
-def test_next_due_at_and_pending_count_look_at_pollable_jobs_only(store: JobStore) -> None:
+def test_next_due_at_and_pending_count_look_at_pollable_jobs_only(store: Store) -> None:
     assert store.next_due_at() is None
     assert store.pending_count() == 0
 
@@ -416,7 +419,7 @@ def test_next_due_at_and_pending_count_look_at_pollable_jobs_only(store: JobStor
     assert store.pending_count() == 2
 
 
-def test_jobs_in_states(store: JobStore) -> None:
+def test_jobs_in_states(store: Store) -> None:
     submitting = [new_job(store), new_job(store)]
     working = pollable_job(store, T0, JobState.WORKING)
 
@@ -429,7 +432,7 @@ def test_jobs_in_states(store: JobStore) -> None:
 # --- Jobs: per-user queries ---
 
 
-def test_active_count_counts_the_users_unfinished_jobs(store: JobStore) -> None:
+def test_active_count_counts_the_users_unfinished_jobs(store: Store) -> None:
     mine = [new_job(store, user_id=1) for _ in range(len(JobState))]
     for job, state in zip(mine, JobState, strict=True):
         store.update(job.id, state=state)
@@ -440,7 +443,7 @@ def test_active_count_counts_the_users_unfinished_jobs(store: JobStore) -> None:
     assert store.active_count(3) == 0
 
 
-def test_count_since_counts_jobs_created_from_then_on_in_any_state(store: JobStore) -> None:
+def test_count_since_counts_jobs_created_from_then_on_in_any_state(store: Store) -> None:
     new_job(store, user_id=1, now=T0 - 1)
     at_start = new_job(store, user_id=1, now=T0)
     store.set_state(at_start.id, JobState.FAILED)
@@ -452,7 +455,7 @@ def test_count_since_counts_jobs_created_from_then_on_in_any_state(store: JobSto
     assert store.count_since(2, 0) == 1
 
 
-def test_recent_jobs_newest_first(store: JobStore) -> None:
+def test_recent_jobs_newest_first(store: Store) -> None:
     old = new_job(store, user_id=1, now=T0)
     newest = new_job(store, user_id=1, now=T0 + 20)
     same_time_a = new_job(store, user_id=1, now=T0 + 10)
@@ -464,7 +467,7 @@ def test_recent_jobs_newest_first(store: JobStore) -> None:
     assert [j.id for j in store.recent_jobs(1, limit=2)] == [newest.id, same_time_b.id]
 
 
-def test_pending_jobs_of_lists_the_users_active_jobs_newest_first(store: JobStore) -> None:
+def test_pending_jobs_of_lists_the_users_active_jobs_newest_first(store: Store) -> None:
     older = new_job(store, user_id=1, now=T0)
     delivered = new_job(store, user_id=1, now=T0 + 1)
     store.set_state(delivered.id, JobState.DELIVERED)
@@ -479,7 +482,7 @@ def test_pending_jobs_of_lists_the_users_active_jobs_newest_first(store: JobStor
 # --- Per-user defaults and meta ---
 
 
-def test_user_defaults_update_only_what_is_given(store: JobStore) -> None:
+def test_user_defaults_update_only_what_is_given(store: Store) -> None:
     assert store.get_user_defaults(1) is None
 
     first = store.set_user_defaults(1, avatar_id="av1", avatar_name="Ada", now=T0)
@@ -503,7 +506,7 @@ def test_user_defaults_update_only_what_is_given(store: JobStore) -> None:
     assert store.get_user_defaults(1).voice_id == "vo1"
 
 
-def test_meta_get_and_set(store: JobStore) -> None:
+def test_meta_get_and_set(store: Store) -> None:
     assert store.get_meta("command_hash") is None
 
     store.set_meta("command_hash", "abc")
@@ -514,32 +517,42 @@ def test_meta_get_and_set(store: JobStore) -> None:
     assert store.get_meta("other") == "1"
 
 
+def test_meta_delete(store: Store) -> None:
+    store.set_meta("gone", "1")
+    store.set_meta("kept", "2")
+
+    assert store.delete_meta("gone") is True
+    assert store.delete_meta("gone") is False
+    assert store.get_meta("gone") is None
+    assert store.get_meta("kept") == "2"
+
+
 # --- Transactions, files, connections ---
 
 
-def test_no_call_leaves_a_transaction_open(store: JobStore) -> None:
-    job = new_job(store)
+def test_no_call_leaves_a_transaction_open(sqlite_store: JobStore) -> None:
+    job = new_job(sqlite_store)
     calls = [
-        lambda: store.get(job.id),
-        lambda: store.mark_submitted(job.id, "mf", T0),
-        lambda: store.update(job.id, progress=1),
-        lambda: store.set_state(job.id, JobState.WORKING, only_from={JobState.QUEUED}),
-        lambda: store.due_jobs(T0, 5),
-        store.next_due_at,
-        store.pending_count,
-        lambda: store.jobs_in_states(JobState),
-        lambda: store.active_count(111),
-        lambda: store.count_since(111, 0),
-        lambda: store.recent_jobs(111),
-        lambda: store.pending_jobs_of(111),
-        lambda: store.set_meta("k", "v"),
-        lambda: store.get_meta("k"),
-        lambda: store.set_user_defaults(111, avatar_id="a"),
-        lambda: store.get_user_defaults(111),
+        lambda: sqlite_store.get(job.id),
+        lambda: sqlite_store.mark_submitted(job.id, "mf", T0),
+        lambda: sqlite_store.update(job.id, progress=1),
+        lambda: sqlite_store.set_state(job.id, JobState.WORKING, only_from={JobState.QUEUED}),
+        lambda: sqlite_store.due_jobs(T0, 5),
+        sqlite_store.next_due_at,
+        sqlite_store.pending_count,
+        lambda: sqlite_store.jobs_in_states(JobState),
+        lambda: sqlite_store.active_count(111),
+        lambda: sqlite_store.count_since(111, 0),
+        lambda: sqlite_store.recent_jobs(111),
+        lambda: sqlite_store.pending_jobs_of(111),
+        lambda: sqlite_store.set_meta("k", "v"),
+        lambda: sqlite_store.get_meta("k"),
+        lambda: sqlite_store.set_user_defaults(111, avatar_id="a"),
+        lambda: sqlite_store.get_user_defaults(111),
     ]
     for call in calls:
         call()
-        assert not store._db.conn.in_transaction, call
+        assert not sqlite_store._db.conn.in_transaction, call
 
 
 def test_each_write_is_visible_at_once_to_another_connection(db_path: Path) -> None:
@@ -624,11 +637,11 @@ def test_wal_checkpoints_run_in_the_background(
         assert store.get(job.id).polls == 9
 
 
-def test_an_in_memory_store_has_no_checkpointer(store: JobStore) -> None:
-    assert store._checkpointer is None
+def test_an_in_memory_store_has_no_checkpointer(sqlite_store: JobStore) -> None:
+    assert sqlite_store._checkpointer is None
 
 
-async def test_the_store_can_be_used_from_another_thread(store: JobStore) -> None:
+async def test_the_store_can_be_used_from_another_thread(store: Store) -> None:
     job = new_job(store)
 
     assert await asyncio.to_thread(store.get, job.id) == job
@@ -637,9 +650,9 @@ async def test_the_store_can_be_used_from_another_thread(store: JobStore) -> Non
 # --- Schema migrations ---
 
 
-def test_a_new_database_is_at_the_latest_schema_version(store: JobStore) -> None:
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert {"jobs", "user_defaults", "meta"} <= set(store._db.table_names())
+def test_a_new_database_is_at_the_latest_schema_version(sqlite_store: JobStore) -> None:
+    assert sqlite_store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert {"jobs", "user_defaults", "meta"} <= set(sqlite_store._db.table_names())
 
 
 def test_a_v1_database_is_upgraded_and_keeps_its_jobs(db_path: Path) -> None:
@@ -715,7 +728,7 @@ def test_a_database_from_a_newer_bot_is_refused(db_path: Path) -> None:
 # --- Query plans: the hot queries use their indexes ---
 
 
-def fill_realistic_rows(store: JobStore, count: int) -> None:
+def fill_realistic_rows(store: Store, count: int) -> None:
     """Mostly finished jobs, about one in ten still pollable, over a few users."""
     terminal = [JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED]
     for n in range(count):
@@ -726,43 +739,45 @@ def fill_realistic_rows(store: JobStore, count: int) -> None:
 
 
 @pytest.mark.parametrize("analyzed", [False, True], ids=["fresh", "after-analyze"])
-def test_the_poller_queries_use_the_partial_due_index(store: JobStore, analyzed: bool) -> None:
-    fill_realistic_rows(store, 300)
+def test_the_poller_queries_use_the_partial_due_index(
+    sqlite_store: JobStore, analyzed: bool
+) -> None:
+    fill_realistic_rows(sqlite_store, 300)
     if analyzed:  # statistics must not lure the planner away from the index
-        store._db.execute("ANALYZE")
+        sqlite_store._db.execute("ANALYZE")
 
-    (due_plan,) = query_plans(store, lambda: store.due_jobs(T0 + 100, 50))
+    (due_plan,) = query_plans(sqlite_store, lambda: sqlite_store.due_jobs(T0 + 100, 50))
     assert "USING INDEX jobs_due (next_poll_at<?)" in due_plan, due_plan
     assert "TEMP B-TREE" not in due_plan, due_plan  # the index gives the order
 
-    for call in (store.next_due_at, store.pending_count):
-        (plan,) = query_plans(store, call)
+    for call in (sqlite_store.next_due_at, sqlite_store.pending_count):
+        (plan,) = query_plans(sqlite_store, call)
         assert "INDEX jobs_due" in plan, plan
 
 
-def test_the_due_index_covers_exactly_the_pollable_states(store: JobStore) -> None:
-    (sql,) = store._db.execute(
+def test_the_due_index_covers_exactly_the_pollable_states(sqlite_store: JobStore) -> None:
+    (sql,) = sqlite_store._db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'jobs_due'"
     ).fetchone()
     for state in JobState:
         assert (f"'{state.value}'" in sql) == (state in POLLABLE_STATES), state
 
 
-def test_the_per_user_queries_use_the_user_index(store: JobStore) -> None:
-    fill_realistic_rows(store, 100)
+def test_the_per_user_queries_use_the_user_index(sqlite_store: JobStore) -> None:
+    fill_realistic_rows(sqlite_store, 100)
     calls: list[Callable[[], object]] = [
-        lambda: store.recent_jobs(3),
-        lambda: store.pending_jobs_of(3),
-        lambda: store.active_count(3),
-        lambda: store.count_since(3, T0),
+        lambda: sqlite_store.recent_jobs(3),
+        lambda: sqlite_store.pending_jobs_of(3),
+        lambda: sqlite_store.active_count(3),
+        lambda: sqlite_store.count_since(3, T0),
     ]
     for call in calls:
-        (plan,) = query_plans(store, call)
+        (plan,) = query_plans(sqlite_store, call)
         assert "INDEX jobs_user_created (user_id=?" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
 
 
-def test_adopted_results_do_not_count_towards_the_daily_quota(store: JobStore) -> None:
+def test_adopted_results_do_not_count_towards_the_daily_quota(store: Store) -> None:
     new_job(store, user_id=7)
     new_job(
         store,

@@ -8,29 +8,25 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from sqlite_utils import Database
 
 import bot.jobs.store.tuning as tuning
-from bot.jobs.models import Job
 from bot.jobs.store.checkpoint import WalCheckpointer
 from bot.jobs.store.migrations import migrate
-from bot.jobs.store.rows import JOB_COLUMNS, job_from_row
+from bot.jobs.store.sql_base import Params, Row, SqlRows
 
 log = logging.getLogger(__name__)
-
-Params = dict[str, Any] | Sequence[Any]
 
 
 # `RETURNING` on writes needs SQLite 3.35 (2021).
 MIN_SQLITE = (3, 35)
 
 
-class Connection:
+class Connection(SqlRows):
     """One SQLite connection, meant for one thread at a time (the event loop's);
     `check_same_thread` is off only so that it may be created or closed elsewhere."""
 
@@ -98,23 +94,12 @@ class Connection:
     ) -> None:
         self.close()
 
-    def _write(self, sql: str, params: Params) -> sqlite3.Cursor:
-        cursor = self._db.execute(sql, params)
+    def _write(self, sql: str, params: Params) -> list[Row]:
+        # fetchall: the statement (and so its transaction) ends only once every row is read.
+        rows = self._db.execute(sql, params).fetchall()
         if self._checkpointer is not None:
             self._checkpointer.note_write()
-        return cursor
+        return rows
 
-    def _write_returning_job(self, sql: str, params: Params) -> Job | None:
-        """Run a write that ends in `RETURNING {JOB_COLUMNS}`; the row it wrote, if any."""
-        # fetchall: the statement (and so its transaction) ends only once every row is read.
-        rows = self._write(f"{sql} RETURNING {JOB_COLUMNS}", params).fetchall()
-        return job_from_row(rows[0]) if rows else None
-
-    def _select_jobs(self, where: str, params: Params = ()) -> list[Job]:
-        cursor = self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where}", params)
-        return [job_from_row(row) for row in cursor.fetchall()]
-
-    def _count(self, where: str, params: Params = ()) -> int:
-        return int(
-            self._db.execute(f"SELECT count(*) FROM jobs WHERE {where}", params).fetchone()[0]
-        )
+    def _read(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._db.execute(sql, params).fetchall()

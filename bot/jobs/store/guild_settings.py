@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from bot.jobs.store.migrations import write_transaction
 
-_SETTING_COLUMNS = ("max_active", "max_daily", "server_daily", "log_channel_id", "delivery")
+SETTING_COLUMNS = ("max_active", "max_daily", "server_daily", "log_channel_id", "delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +57,12 @@ class GuildSettingsStore:
         def guild(guild_id: int) -> StoredGuild:
             return guilds.setdefault(guild_id, StoredGuild(guild_id))
 
-        columns = ", ".join(_SETTING_COLUMNS)
+        columns = ", ".join(SETTING_COLUMNS)
         for row in self._db.execute(
             f"SELECT guild_id, {columns} FROM guild_settings {where}", params
         ):
             stored = guild(row[0])
-            for name, value in zip(_SETTING_COLUMNS, row[1:], strict=True):
+            for name, value in zip(SETTING_COLUMNS, row[1:], strict=True):
                 setattr(stored, name, value)
         for guild_id, word in self._db.execute(
             f"SELECT guild_id, word FROM guild_words {where} ORDER BY added_at, rowid", params
@@ -77,7 +77,7 @@ class GuildSettingsStore:
 
     def update(self, guild_id: int, **values: Any) -> None:
         """Set some of the plain settings; a value given as None goes back to the default."""
-        unknown = set(values).difference(_SETTING_COLUMNS)
+        unknown = set(values).difference(SETTING_COLUMNS)
         if unknown:
             raise ValueError(f"not a guild setting: {', '.join(sorted(unknown))}")
         names = list(values)

@@ -8,11 +8,11 @@ from typing import Any
 
 from bot.jobs.job_requests import JobRequest
 from bot.jobs.models import Job, JobKind, JobSource, JobState
-from bot.jobs.store.connection import Connection
 from bot.jobs.store.rows import ACTIVE, POLLABLE, UPDATABLE_FIELDS, column_of, to_column
+from bot.jobs.store.sql_base import SqlRows
 
 
-class JobRows(Connection):
+class JobRows(SqlRows):
     # --- writes ---
 
     def create_job(
@@ -164,10 +164,10 @@ class JobRows(Connection):
         being handled right now); None when nothing is pending."""
         marks = ", ".join("?" * len(excluding))
         also = f" AND id NOT IN ({marks})" if excluding else ""
-        row = self._db.execute(
+        ((first,),) = self._read(
             f"SELECT min(next_poll_at) FROM jobs WHERE {POLLABLE}{also}", list(excluding)
-        ).fetchone()
-        return None if row[0] is None else float(row[0])
+        )
+        return None if first is None else float(first)
 
     def pending_count(self) -> int:
         """How many jobs the poller is looking after."""
@@ -184,12 +184,12 @@ class JobRows(Connection):
         """Seconds from submission to completion of the last `limit` jobs of `kind` Miraflow
         finished, newest first (videos found with `/videos get` were not made here).
         Not indexed: callers cache it."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT completed_at - submitted_at FROM jobs WHERE kind = ? AND source != ?"
             " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
             " ORDER BY completed_at DESC LIMIT ?",
             [JobKind(kind).value, JobSource.VIDEOS_GET.value, limit],
-        ).fetchall()
+        )
         return [float(row[0]) for row in rows]
 
     def jobs_in_states(self, states: Collection[JobState]) -> list[Job]:
@@ -202,7 +202,7 @@ class JobRows(Connection):
 
     def count_by_state(self) -> dict[str, int]:
         """How many jobs are in each state (states with none are left out)."""
-        rows = self._db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        rows = self._read("SELECT state, count(*) FROM jobs GROUP BY state")
         return {str(state): int(count) for state, count in rows}
 
     def active_count(self, user_id: int, now: float | None = None) -> int:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.jobs.store.connection import Connection
 from bot.jobs.store.guild_settings import GuildSettingsStore
 from bot.jobs.store.jobs import JobRows
 from bot.jobs.store.user_defaults import MetaRows, UserDefaultsRows
 
 
-class JobStore(JobRows, UserDefaultsRows, MetaRows):
+class JobStore(JobRows, UserDefaultsRows, MetaRows, Connection):
     """Jobs, per-user defaults and small settings, in one SQLite database (see `Store`);
     per-server settings are `guild_settings`, on the same connection."""
 

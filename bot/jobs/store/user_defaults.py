@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.jobs.store.connection import Connection
+from bot.jobs.store.sql_base import SqlRows
 
 
 @dataclass(slots=True)
@@ -23,12 +23,12 @@ class UserDefaults:
 _DEFAULTS_COLUMNS = "user_id, avatar_id, voice_id, avatar_name, voice_name, updated_at"
 
 
-class UserDefaultsRows(Connection):
+class UserDefaultsRows(SqlRows):
     def get_user_defaults(self, user_id: int) -> UserDefaults | None:
-        row = self._db.execute(
+        rows = self._read(
             f"SELECT {_DEFAULTS_COLUMNS} FROM user_defaults WHERE user_id = ?", [user_id]
-        ).fetchone()
-        return None if row is None else UserDefaults(*row)
+        )
+        return UserDefaults(*rows[0]) if rows else None
 
     def set_user_defaults(
         self,
@@ -47,10 +47,10 @@ class UserDefaultsRows(Connection):
             " (user_id, avatar_id, voice_id, avatar_name, voice_name, updated_at)"
             " VALUES (:user_id, :avatar_id, :voice_id, :avatar_name, :voice_name, :now)"
             " ON CONFLICT (user_id) DO UPDATE SET"
-            " avatar_id = coalesce(excluded.avatar_id, avatar_id),"
-            " voice_id = coalesce(excluded.voice_id, voice_id),"
-            " avatar_name = coalesce(excluded.avatar_name, avatar_name),"
-            " voice_name = coalesce(excluded.voice_name, voice_name),"
+            " avatar_id = coalesce(excluded.avatar_id, user_defaults.avatar_id),"
+            " voice_id = coalesce(excluded.voice_id, user_defaults.voice_id),"
+            " avatar_name = coalesce(excluded.avatar_name, user_defaults.avatar_name),"
+            " voice_name = coalesce(excluded.voice_name, user_defaults.voice_name),"
             " updated_at = excluded.updated_at"
             f" RETURNING {_DEFAULTS_COLUMNS}",
             {
@@ -61,14 +61,14 @@ class UserDefaultsRows(Connection):
                 "voice_name": voice_name,
                 "now": now,
             },
-        ).fetchall()
+        )
         return UserDefaults(*rows[0])
 
 
-class MetaRows(Connection):
+class MetaRows(SqlRows):
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
+        return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         self._write(
@@ -76,3 +76,7 @@ class MetaRows(Connection):
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+    def delete_meta(self, key: str) -> bool:
+        """Forget a setting; whether there was one."""
+        return bool(self._write("DELETE FROM meta WHERE key = ? RETURNING key", [key]))

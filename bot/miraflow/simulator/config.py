@@ -23,6 +23,8 @@ class SimulatorConfig:
     """
 
     api_key: str = "sim-key"
+    # Other keys accepted too (as if of other accounts): per-server keys in tests.
+    other_api_keys: tuple[str, ...] = ()
     speed: float = 1.0
     image_seconds: tuple[float, float] = (8.0, 40.0)
     video_seconds: tuple[float, float] = (60.0, 600.0)

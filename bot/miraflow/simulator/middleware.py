@@ -109,9 +109,10 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(API_PREFIX):
-        given = request.headers.get("x-api-key", "")
-        expected = _simulator(request).config.api_key
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        given = request.headers.get("x-api-key", "").encode()
+        config = _simulator(request).config
+        accepted = (config.api_key, *config.other_api_keys)
+        if not any(hmac.compare_digest(given, key.encode()) for key in accepted):
             raise ApiError(401, "Missing or invalid API key.")
     return await handler(request)
 

@@ -1,0 +1,129 @@
+"""Per-server settings in the PostgreSQL store: `guild_settings.py`'s calls, in psycopg.
+
+The checks that span two statements (a word list's length, say) hold an advisory lock on
+the server for the transaction, so two processes cannot both pass them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from bot.jobs.store.guild_settings import SETTING_COLUMNS, StoredGuild, StoredStyle
+
+
+class PgGuildSettings:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def load_all(self) -> dict[int, StoredGuild]:
+        return self._read(sql.SQL(""), [])
+
+    def load(self, guild_id: int) -> StoredGuild:
+        found = self._read(sql.SQL("WHERE guild_id = %s"), [guild_id])
+        return found.get(guild_id) or StoredGuild(guild_id)
+
+    def _read(self, where: sql.SQL, params: list[Any]) -> dict[int, StoredGuild]:
+        guilds: dict[int, StoredGuild] = {}
+
+        def guild(guild_id: int) -> StoredGuild:
+            return guilds.setdefault(guild_id, StoredGuild(guild_id))
+
+        columns = sql.SQL(", ").join(map(sql.Identifier, SETTING_COLUMNS))
+        with self._pool.connection() as conn, conn.transaction():
+            settings = conn.execute(
+                sql.SQL("SELECT guild_id, {} FROM guild_settings {}").format(columns, where),
+                params,
+            ).fetchall()
+            words = conn.execute(
+                sql.SQL("SELECT guild_id, word FROM guild_words {} ORDER BY added_at, seq").format(
+                    where
+                ),
+                params,
+            ).fetchall()
+            styles = conn.execute(
+                sql.SQL(
+                    "SELECT guild_id, name, text, negative FROM guild_styles {} ORDER BY name"
+                ).format(where),
+                params,
+            ).fetchall()
+        for row in settings:
+            stored = guild(row[0])
+            for name, value in zip(SETTING_COLUMNS, row[1:], strict=True):
+                setattr(stored, name, value)
+        for guild_id, word in words:
+            guild(guild_id).words.append(word)
+        for guild_id, name, text, negative in styles:
+            guild(guild_id).styles[name] = StoredStyle(name, text, negative)
+        return guilds
+
+    def update(self, guild_id: int, **values: Any) -> None:
+        unknown = set(values).difference(SETTING_COLUMNS)
+        if unknown:
+            raise ValueError(f"not a guild setting: {', '.join(sorted(unknown))}")
+        names = [sql.Identifier(name) for name in values]
+        statement = sql.SQL(
+            "INSERT INTO guild_settings (guild_id, {columns}, updated_at)"
+            " VALUES (%s, {marks}, %s) ON CONFLICT (guild_id) DO UPDATE SET {sets},"
+            " updated_at = excluded.updated_at"
+        ).format(
+            columns=sql.SQL(", ").join(names),
+            marks=sql.SQL(", ").join(sql.Placeholder() for _ in names),
+            sets=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(n) for n in names),
+        )
+        with self._pool.connection() as conn:
+            conn.execute(statement, [guild_id, *values.values(), time.time()])
+
+    def add_word(self, guild_id: int, key: str, word: str, *, limit: int) -> bool | None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [guild_id])
+            if conn.execute(
+                "SELECT 1 FROM guild_words WHERE guild_id = %s AND key = %s", [guild_id, key]
+            ).fetchone():
+                return False
+            row = conn.execute(
+                "SELECT count(*) FROM guild_words WHERE guild_id = %s", [guild_id]
+            ).fetchone()
+            if row is not None and row[0] >= limit:
+                return None
+            conn.execute(
+                "INSERT INTO guild_words (guild_id, key, word, added_at) VALUES (%s, %s, %s, %s)",
+                [guild_id, key, word, time.time()],
+            )
+        return True
+
+    def remove_word(self, guild_id: int, key: str) -> str | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "DELETE FROM guild_words WHERE guild_id = %s AND key = %s RETURNING word",
+                [guild_id, key],
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_style(self, guild_id: int, style: StoredStyle) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO guild_styles (guild_id, name, text, negative, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (guild_id, name) DO UPDATE SET"
+                " text = excluded.text, negative = excluded.negative,"
+                " updated_at = excluded.updated_at",
+                [guild_id, style.name, style.text, style.negative, time.time()],
+            )
+
+    def remove_style(self, guild_id: int, name: str) -> bool:
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                "DELETE FROM guild_styles WHERE guild_id = %s AND name = %s", [guild_id, name]
+            )
+            return cursor.rowcount == 1
+
+    def reset(self, guild_id: int) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            for table in ("guild_settings", "guild_words", "guild_styles"):
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE guild_id = %s").format(sql.Identifier(table)),
+                    [guild_id],
+                )
