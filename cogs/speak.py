@@ -260,9 +260,7 @@ class Speak(commands.Cog):
         if request.avatar is not None:
             avatar = await require_avatar(self.bot, request.avatar, guild_id)
         else:
-            avatar = await default_item(
-                catalogue.find_avatar, avatar_value, defaults, "avatar"
-            )
+            avatar = await default_item(catalogue.find_avatar, avatar_value, defaults, "avatar")
         if not needs_voice:
             return avatar, None
         assert voice_value is not None

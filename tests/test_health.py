@@ -65,8 +65,12 @@ async def test_metrics_are_served_in_the_prometheus_text_format():
     assert status == 200
     assert content_type.startswith("text/plain")
     families = {family.name: family for family in text_string_to_metric_families(body)}
-    assert {"miraflow_bot_jobs", "miraflow_bot_miraflow_calls", "miraflow_bot_delivery_lag_seconds",
-            "miraflow_bot_discord_errors"} <= set(families)
+    assert {
+        "miraflow_bot_jobs",
+        "miraflow_bot_miraflow_calls",
+        "miraflow_bot_delivery_lag_seconds",
+        "miraflow_bot_discord_errors",
+    } <= set(families)
     working = [s for s in families["miraflow_bot_jobs"].samples if s.labels["state"] == "working"]
     assert working[0].value == 2
 

@@ -43,8 +43,16 @@ def test_endpoint_labels_carry_no_ids(path, label):
 
 @pytest.mark.parametrize(
     ("status", "label"),
-    [(200, "200"), (429, "429"), (503, "503"), ("timeout", "timeout"),
-     ("connection", "connection"), ("Timeout", "timeout"), ("boom", "error"), (42, "error")],
+    [
+        (200, "200"),
+        (429, "429"),
+        (503, "503"),
+        ("timeout", "timeout"),
+        ("connection", "connection"),
+        ("Timeout", "timeout"),
+        ("boom", "error"),
+        (42, "error"),
+    ],
 )
 def test_status_labels_are_bounded(status, label):
     assert status_label(status) == label

@@ -137,8 +137,10 @@ async def test_a_delivered_result_records_its_lag(fd, sim, bot):
     await fd.wait_for_message(lambda m: bool(m.files), timeout=15)
     await wait_until(lambda: bot.store.get(1).state is JobState.DELIVERED)
     await wait_until(
-        lambda: metrics.registry.get_sample_value("miraflow_bot_delivery_lag_seconds_count")
-        == before + 1
+        lambda: (
+            metrics.registry.get_sample_value("miraflow_bot_delivery_lag_seconds_count")
+            == before + 1
+        )
     )
     job = bot.store.get(1)
     assert 0 <= job.delivered_at - job.completed_at < 15
