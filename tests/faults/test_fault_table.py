@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import ending_faults as endings
 from tests.faults import engine_faults as ef
 from tests.faults import input_faults as inputs
 from tests.faults import miraflow_faults as mf
@@ -214,6 +215,31 @@ FAULTS = [
         ef.video_create_answered_504_after_the_video_was_made,
     ),
     Fault(
+        "an image's create call whose connection drops after Miraflow made the job",
+        "mark the job unknown and tell the requester it may or may not have started",
+        "send it again (one create call in all), or call it failed",
+        endings.image_create_connection_dropped_after_the_job_was_made,
+    ),
+    Fault(
+        "a video's create call whose connection drops after Miraflow made the video",
+        "tell the requester it may have started, find the video by its unique name in "
+        "GET /api/videos, and deliver it",
+        "send it again, or leave a paid video undelivered",
+        endings.video_create_connection_dropped_after_the_video_was_made,
+    ),
+    Fault(
+        "Miraflow never finishes a job within the configured timeout",
+        "mark it expired, mention its requester, show 'timed out' in its status message",
+        "poll it any more, or tell nobody",
+        endings.job_never_finished_expires,
+    ),
+    Fault(
+        "the channel refuses every post and the requester's DMs are closed",
+        "fail the job as posted nowhere after a few tries, and say so in /jobs list",
+        "try for ever, or post the result twice",
+        endings.result_posted_nowhere,
+    ),
+    Fault(
         "a create call answered 429 with a huge Retry-After",
         "fail it and say to try again",
         "send it again, or show the raw number",
@@ -247,7 +273,7 @@ async def test_the_bot_survives(row: Fault, tmp_path: Path) -> None:
 
 def test_every_fault_check_is_in_the_table() -> None:
     checks = {row.check for row in FAULTS}
-    for module in (inputs, mf, pf, ef):
+    for module in (inputs, mf, pf, ef, endings):
         for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
             if not name.startswith("_") and function.__module__ == module.__name__:
                 assert function in checks or name in _HELPERS, f"{module.__name__}.{name}"

@@ -106,6 +106,19 @@ async def test_a_create_can_be_made_and_answered_with_a_gateway_error(sim, http,
     assert len(sim.created_jobs()) == 1, "the job exists although the answer says otherwise"
 
 
+@pytest.mark.parametrize("path", ["/api/image/generate", "/api/video/create"])
+async def test_a_create_can_be_made_and_its_connection_dropped(sim, http, path):
+    sim.config.create_drops_connection = True
+    body = {"prompt": "a cat", "name": "cat"}
+    if path == "/api/video/create":
+        body = {"text": "Hi.", "avatarId": next(iter(sim.avatars)), "name": "cat",
+                "voiceId": next(iter(sim.voices))}  # fmt: skip
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await api(sim, http, "POST", path, json=body)
+    assert len(sim.created_jobs()) == 1, "the job exists although no answer came"
+    assert sim.requests[-1].status is None, "nothing was answered"
+
+
 async def test_a_failure_reason_of_any_length_and_content(sim, http):
     reason = f"@everyone **boom** [x](http://evil) {KEY} " + "z" * 5000
     sim.config.failure_reason = reason
@@ -152,7 +165,7 @@ def test_every_misbehaviour_is_a_command_line_knob():
             ["--result-url", "file", "--upload-url", "foreign", "--foreign-base-url",
              "http://10.1.2.3", "--download-mode", "trickle", "--trickle-interval", "2",
              "--huge-json", "400M", "--huge-json-chunked", "--create-answer-status", "504",
-             "--failure-reason", "boom"]
+             "--create-drops-connection", "--failure-reason", "boom"]
         )
     )  # fmt: skip
     assert (config.result_url, config.upload_url) == ("file", "foreign")
@@ -160,5 +173,6 @@ def test_every_misbehaviour_is_a_command_line_knob():
     assert (config.download_mode, config.trickle_interval) == ("trickle", 2.0)
     assert (config.huge_json_bytes, config.huge_json_chunked) == (400 * MiB, True)
     assert (config.create_answer_status, config.failure_reason) == (504, "boom")
+    assert config.create_drops_connection
     defaults = config_from_args(parser.parse_args([]))
     assert defaults == SimulatorConfig()

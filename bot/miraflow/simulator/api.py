@@ -11,7 +11,7 @@ from . import files
 from .catalogue import avatar_body, voice_body
 from .jobs import IMAGE_KINDS, JobKind, SimJob
 from .middleware import SIMULATOR_KEY
-from .responses import bad_request, not_found
+from .responses import ApiError, bad_request, not_found
 from .state import SimMedia
 
 if TYPE_CHECKING:
@@ -35,7 +35,11 @@ def iso_time(timestamp: float) -> str:
 
 
 def _created(request: web.Request, job: SimJob) -> web.Response:
-    lost_answer = request.app[SIMULATOR_KEY].config.create_answer_status
+    config = request.app[SIMULATOR_KEY].config
+    if config.create_drops_connection and request.transport is not None:
+        request.transport.close()  # the job exists; its caller never hears of it
+        raise ApiError(502, "The connection was dropped.")
+    lost_answer = config.create_answer_status
     if lost_answer is not None:  # the job exists, but the answer says otherwise
         return web.json_response({"message": "Bad gateway."}, status=lost_answer)
     return web.json_response({"result": "success", "jobId": job.id})

@@ -71,6 +71,9 @@ class SimulatorConfig:
     # A create call makes its job (the credit is spent), then is answered with this status:
     # a gateway that lost the answer (502, 504). None: answered as usual.
     create_answer_status: int | None = None
+    # A create call makes its job (the credit is spent), then its connection is closed
+    # without an answer: the request was sent, the answer lost on its way back.
+    create_drops_connection: bool = False
     # The reason (the "message" field) in the status body of a failed job. None: none given.
     failure_reason: str | None = None
     # Seeds job ids, durations, outcomes and injected errors; read when the simulator starts.

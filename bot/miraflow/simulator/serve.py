@@ -166,6 +166,11 @@ def _add_misbehaviours(group: argparse._ArgumentGroup, defaults: SimulatorConfig
         default=None,
         help="make each created job, then answer the create with this status (502, 504)",
     )
+    add(
+        "--create-drops-connection",
+        action="store_true",
+        help="make each created job, then close the create's connection without an answer",
+    )
     add("--failure-reason", default=None, help="the message of every failed job")
 
 
@@ -194,6 +199,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         huge_json_bytes=args.huge_json,
         huge_json_chunked=args.huge_json_chunked,
         create_answer_status=args.create_answer_status,
+        create_drops_connection=args.create_drops_connection,
         failure_reason=args.failure_reason,
     )
 
