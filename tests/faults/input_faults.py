@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -20,6 +24,9 @@ from bot.media import MAX_IMAGE_PIXELS
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from tests.e2e.harness import SPEED, running_bot
 from tests.fakediscord import FakeDiscord
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EDIT_MEMORY_BENCH = REPO_ROOT / "bench" / "edit_memory.py"
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +106,30 @@ async def simultaneous_edits_decode_one_at_a_time(tmp_path: Path) -> None:
             cog_module.prepare_files = real
     assert most[0] == 1, f"{most[0]} requests decoded their pictures at once"
     assert sim.count("POST", "/api/image/inpaint") == 6
+
+
+async def six_largest_edits_in_a_bot_process_of_its_own(tmp_path: Path) -> None:
+    """The real-size figure: `bench/edit_memory.py` runs the bot as a server owner does, in a
+    process of its own, sends six /edit with the largest accepted picture (4096 x 4096, 20 MiB)
+    and a mask, and measures the growth of its peak RSS. It exits 1 past 300 MB."""
+    bench = await asyncio.create_subprocess_exec(
+        sys.executable, str(EDIT_MEMORY_BENCH), "--requests", "6",
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,  # its group holds the bot it starts: killed together
+    )  # fmt: skip
+    try:
+        output, errors = await asyncio.wait_for(bench.communicate(), timeout=50)
+    finally:
+        if bench.returncode is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+            await bench.wait()
+    figures = json.loads(output.decode().strip().splitlines()[-1])
+    print(f"six largest /edit: peak RSS growth {figures['peak_growth_mb']} MB")
+    assert figures["pixels"] == MAX_IMAGE_PIXELS and figures["mask_bytes"] > 20_000_000
+    assert figures["jobs_started"] == 6, errors.decode()[-2000:]
+    assert figures["hwm_was_reset"], "the peak counted is this run's"
+    assert figures["peak_growth_mb"] <= 300, figures
+    assert bench.returncode == 0
 
 
 async def blank_looking_prompt(tmp_path: Path) -> None:

@@ -164,6 +164,13 @@ FAULTS = [
         inputs.simultaneous_edits_decode_one_at_a_time,
     ),
     Fault(
+        "six /edit at once with the largest picture (4096 x 4096, 20 MiB) and a mask, the "
+        "bot in a process of its own",
+        "start all six and grow the bot's peak memory by at most 300 MB",
+        "grow it by more (4.5 GB before; see bench/RESULTS.md)",
+        inputs.six_largest_edits_in_a_bot_process_of_its_own,
+    ),
+    Fault(
         "the store turns read-only just as a result is posted (Discord forgets nonces)",
         "hold the jobs' backoff in memory, log one line, record the post made, and deliver "
         "everything once the store recovers",
