@@ -170,6 +170,7 @@ class MiraflowBot(commands.AutoShardedBot):
             return
         await self.jobs.recover_interrupted(self.job_source.interrupted_before())
         await self.job_source.start(self.poller, self.jobs.recover_interrupted)
+        self.guild_settings.start()
         self.poller.start()
         self.unclear_videos.start()
 
@@ -184,6 +185,7 @@ class MiraflowBot(commands.AutoShardedBot):
         await self.unclear_videos.stop()
         await self.poller.stop()
         await self.job_source.stop()
+        await self.guild_settings.stop()
         await self.modlog.close()
         await self.catalogue.close()
         for catalogue in self._own_catalogues.values():
