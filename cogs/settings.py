@@ -35,6 +35,11 @@ NOT_ALLOWED = (
     "Only members with the Manage Server permission can change the bot's settings here. "
     "Ask a server admin."
 )
+RESET_DONE = (
+    "Every setting of this server is back to the defaults: limits, banned words, "
+    "the moderators' log (off), delivery (in the channel) and styles (none)."
+)
+RESET_KEEPS_KEY = "Your own Miraflow key stays; remove it with `/settings apikey action:remove`."
 FIELD_LIMIT = 1024  # Discord's limit on an embed field's value
 LOG_PERMISSIONS = (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
 APIKEY_CHOICES = [
@@ -328,11 +333,11 @@ class Settings(
             self.bot.modlog.changed(
                 interaction, "reset every setting to the defaults", channel_id=previous_log
             )
-        await interaction.response.send_message(
-            "Every setting of this server is back to the defaults: limits, banned words, "
-            "the moderators' log (off), delivery (in the channel) and styles (none).",
-            ephemeral=True,
-        )
+        reply = RESET_DONE
+        if self.bot.guild_keys.has_own_key(guild_id):
+            # Removing a key while its jobs run would strand them: an admin removes it alone.
+            reply += f" {RESET_KEEPS_KEY}"
+        await interaction.response.send_message(reply, ephemeral=True)
 
 
 async def setup(bot: MiraflowBot) -> None:
