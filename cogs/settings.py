@@ -23,8 +23,8 @@ from bot.guild_settings import (
     SERVER_DAILY_RANGE,
     Setting,
 )
-from bot.modlog import inert
 from bot.ui.apikey import NO_SECRET, ApiKeyModal
+from bot.ui.inert import inert
 from bot.ui.results import EMBED_COLOUR
 from bot.words import MAX_ENTRIES, MAX_ENTRY_LENGTH
 
@@ -201,17 +201,17 @@ class Settings(
             count = len(settings.words(guild_id))
             await self._done(
                 interaction,
-                f"Requests containing “{inert(word)}” are now refused "
+                f"Requests containing “{inert(word, MAX_ENTRY_LENGTH)}” are now refused "
                 f"({count} of {MAX_ENTRIES} banned).",
-                f"banned the word “{inert(word)}”",
+                f"banned the word “{inert(word, MAX_ENTRY_LENGTH)}”",
             )
             return
         assert remove is not None
         word = settings.remove_word(guild_id, remove)
         await self._done(
             interaction,
-            f"“{inert(word)}” is allowed again.",
-            f"allowed the word “{inert(word)}” again",
+            f"“{inert(word, MAX_ENTRY_LENGTH)}” is allowed again.",
+            f"allowed the word “{inert(word, MAX_ENTRY_LENGTH)}” again",
         )
 
     @app_commands.command(name="log")
