@@ -160,12 +160,13 @@ class Menus(commands.Cog):
         if not text.strip():
             raise UserFacingError(NO_TEXT)
         script = clean_text(text, label="script", max_length=MAX_SCRIPT_LENGTH)
+        name = job_name(script)
+        screen(interaction, {"text": script, "name": name})
+        # Acknowledged before the first read of the store, which may be slow (or far).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         defaults = self.bot.store.get_user_defaults(interaction.user.id)
         if defaults is None or defaults.avatar_id is None or defaults.voice_id is None:
             raise UserFacingError(NO_DEFAULTS)
-        name = job_name(script)
-        screen(interaction, {"text": script, "name": name})
-        await interaction.response.defer(ephemeral=True, thinking=True)
         catalogue = self.bot.catalogue_for(interaction.guild_id)
         avatar = await default_item(catalogue.find_avatar, defaults.avatar_id, defaults, "avatar")
         voice = await default_item(catalogue.find_voice, defaults.voice_id, defaults, "voice")

@@ -98,6 +98,24 @@ async def test_speak_message_voices_the_text_in_the_members_defaults(fd, sim, bo
     assert sim.count(*VIDEO) == 1
 
 
+async def test_speak_message_acknowledges_before_it_reads_the_store(fd, sim, bot):
+    bot.store.set_user_defaults(
+        fd.users.alice.id, avatar_id=STOCK_AVATARS[0].id, voice_id=STOCK_VOICES[0].id
+    )
+    posted = await fd.post_message("Hello there", author=fd.users.bob)
+    acked_at_read: list[bool] = []
+    read_defaults = bot.store.get_user_defaults
+
+    def spying(user_id: int):
+        acked_at_read.append(any(r.callbacks for r in fd.state.interactions.values()))
+        return read_defaults(user_id)
+
+    bot.store.get_user_defaults = spying
+    inter = await fd.invoke_message_command("Speak message", posted, user=fd.users.alice)
+    assert "Started job" in (await fd.wait_for_response(inter, timeout=10)).content
+    assert acked_at_read == [True]
+
+
 async def test_speak_message_falls_back_to_an_embeds_description(fd, sim, bot):
     avatar, voice = STOCK_AVATARS[0], STOCK_VOICES[0]
     bot.store.set_user_defaults(fd.users.alice.id, avatar_id=avatar.id, voice_id=voice.id)
