@@ -286,7 +286,7 @@ class Settings(
             return
         if not keys.can_store:
             raise UserFacingError(NO_SECRET)
-        await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id))
+        await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id, interaction.user.id))
 
     @app_commands.command(name="style")
     @app_commands.describe(

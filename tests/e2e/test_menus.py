@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import re
@@ -10,6 +11,7 @@ from PIL import Image
 
 from bot.jobs.job_requests import EditRequest, TextVideoRequest
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
+from bot.ui.forms import EXPIRED
 from tests.e2e.harness import running_bot
 from tests.fakediscord.members import image_embed, image_link_embed
 
@@ -164,3 +166,31 @@ async def test_the_menus_refuse_a_servers_banned_words(fd, sim, bot):
     submit = await fd.submit_modal(await fd.wait_for_modal(inter), {PROMPT: "add the Moon"})
     assert "doesn't allow" in (await fd.wait_for_response(submit, timeout=10)).content
     assert sim.count("POST", "/api") == 0
+
+
+async def test_an_edit_image_form_submitted_after_a_restart_still_edits(fd, sim, db_path):
+    posted = await fd.post_message("", attachments=[("a.png", png(), "image/png")])
+    async with running_bot(fd, sim, db_path):
+        inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+        modal = await fd.wait_for_modal(inter)
+    assert modal.custom_id == f"mf:edit-image:{posted.channel_id}:{posted.id}"
+    assert len(modal.custom_id) <= 100
+    async with running_bot(fd, sim, db_path) as bot:
+        submit = await fd.submit_modal(modal, {PROMPT: "after the restart"})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and "Started job #1" in answer.content
+        assert bot.store.get(1).request.prompt == "after the restart"
+        assert sim.count(*EDIT) == 1
+
+
+async def test_a_form_of_an_unknown_kind_is_told_it_expired(fd, sim, db_path):
+    posted = await fd.post_message("", attachments=[("a.png", png(), "image/png")])
+    async with running_bot(fd, sim, db_path):
+        inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+        modal = await fd.wait_for_modal(inter)
+    modal = dataclasses.replace(modal, custom_id="mf:edit-image")  # an earlier version's name
+    async with running_bot(fd, sim, db_path):
+        submit = await fd.submit_modal(modal, {PROMPT: "too late"})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and answer.content == EXPIRED
+        assert sim.count("POST", "/api") == 0
