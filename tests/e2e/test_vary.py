@@ -75,3 +75,30 @@ async def test_vary_on_a_result_posted_as_a_link_says_it_was_too_large(fd, sim, 
     answer = await fd.wait_for_response(click, timeout=10)
     assert answer.ephemeral and answer.content == TOO_LARGE_TO_VARY
     assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+
+
+async def test_vary_is_refused_for_a_banned_word_before_anything_is_sent(fd, sim, bot):
+    first = await picture_result(fd, "a comet over the bay")
+    bot.guild_settings.set_log_channel(fd.guild_id, fd.other_channel_id)
+    bot.guild_settings.add_word(fd.guild_id, "comet")
+
+    click = await fd.click(first, "mf:vary:1", user=fd.users.bob)
+    answer = await fd.wait_for_response(click, timeout=10)
+    assert answer.ephemeral and "doesn't allow “comet”" in answer.content
+    logged = await fd.wait_for_message(
+        lambda m: m.channel_id == fd.other_channel_id and "was refused Vary" in m.content, 5
+    )
+    assert logged.pinged_nobody
+    assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+    assert bot.store.get(2) is None
+
+
+async def test_vary_is_refused_over_the_daily_limit(fd, sim, bot):
+    first = await picture_result(fd, "a violet kite")
+    bot.guild_settings.set_limits(fd.guild_id, daily=1)  # alice has had her one job today
+
+    click = await fd.click(first, "mf:vary:1", user=fd.users.alice)
+    answer = await fd.wait_for_response(click, timeout=10)
+    assert answer.ephemeral and "today's limit of 1 jobs" in answer.content
+    assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+    assert bot.store.get(2) is None
