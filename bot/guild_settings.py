@@ -1,7 +1,8 @@
 """Per-server settings (`/settings`): kept in memory, written through to the store.
 
-Every read is a dictionary lookup (no I/O), so requests can be checked against a server's
-banned words before they are acknowledged. Values a server has not set come from `.env`.
+Reads are dictionary lookups (no I/O; on a shared store, one read of a server's rows per
+`SHARED_TTL` at most), so requests can be checked against a server's banned words before
+they are acknowledged. Values a server has not set come from `.env`.
 
 On a store shared with other processes (PostgreSQL), their writes reach this one through the
 store's `changes()` (LISTEN/NOTIFY): the server named is reloaded off the event loop at once.
