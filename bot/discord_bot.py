@@ -37,6 +37,7 @@ from bot.miraflow import MiraflowClient
 from bot.modlog import ModLog
 from bot.settings import Settings
 from bot.ui.buttons import DYNAMIC_ITEMS
+from bot.ui.forms import Forms
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class MiraflowBot(commands.AutoShardedBot):
             look_for_unclear=self.unclear_videos.wake,
             clients=self.miraflow_clients,
         )
+        self.forms = Forms()  # our modals' submits that no live modal awaits
         self.force_sync = False
         self.sync_only = False  # `miraflow-bot sync`: load commands, sync, start nothing
         self._closing = False
@@ -170,6 +172,7 @@ class MiraflowBot(commands.AutoShardedBot):
             return
         await self.jobs.recover_interrupted(self.job_source.interrupted_before())
         await self.job_source.start(self.poller, self.jobs.recover_interrupted)
+        self.guild_settings.start()
         self.poller.start()
         self.unclear_videos.start()
 
@@ -184,6 +187,7 @@ class MiraflowBot(commands.AutoShardedBot):
         await self.unclear_videos.stop()
         await self.poller.stop()
         await self.job_source.stop()
+        await self.guild_settings.stop()
         await self.modlog.close()
         await self.catalogue.close()
         for catalogue in self._own_catalogues.values():
@@ -194,6 +198,9 @@ class MiraflowBot(commands.AutoShardedBot):
             # client's close needs the queue its asyncio set-up makes.
             await self._async_setup_hook()
         await super().close()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.forms.answer_unmatched(interaction)
 
     def client_for(self, guild_id: int | None) -> MiraflowClient:
         """The Miraflow client of a server: its own key's, or the bot's."""

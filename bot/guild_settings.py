@@ -1,14 +1,25 @@
 """Per-server settings (`/settings`): kept in memory, written through to the store.
 
-Every read is a dictionary lookup (no I/O), so requests can be checked against a server's
-banned words before they are acknowledged. Values a server has not set come from `.env`.
+Reads are dictionary lookups (no I/O; on a shared store, one read of a server's rows per
+`SHARED_TTL` at most), so requests can be checked against a server's banned words before
+they are acknowledged. Values a server has not set come from `.env`.
+
+On a store shared with other processes (PostgreSQL), their writes reach this one through the
+store's `changes()` (LISTEN/NOTIFY): the server named is reloaded off the event loop at once.
+A server's copy older than `SHARED_TTL` is also read again on its next use, the safety net
+for a notice lost while the listening connection was down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psycopg
 
 from bot.errors import UserFacingError
 from bot.jobs.service import Quotas
@@ -26,6 +37,10 @@ STYLE_NAME = re.compile(r"^[^\W_][\w-]{0,19}$")  # one short word: letters, digi
 MAX_STYLE_NAME = 20
 MAX_STYLE_TEXT = 300
 MAX_STYLES = 25  # what one autocomplete answer can offer
+SHARED_TTL = 10.0  # seconds a server's settings are trusted on a shared store
+LISTEN_RETRY = 5.0  # seconds before listening again after the connection was lost
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,7 @@ class Setting:
 class _Guild:
     stored: StoredGuild
     words: WordList
+    loaded_at: float = field(default_factory=time.monotonic)
 
 
 def _check_range(label: str, value: int | None, bounds: tuple[int, int]) -> None:
@@ -60,21 +76,77 @@ def style_name(raw: str) -> str:
 
 
 class GuildSettings:
-    def __init__(self, store: GuildSettingsTable, defaults: Quotas) -> None:
+    def __init__(
+        self,
+        store: GuildSettingsTable,
+        defaults: Quotas,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._defaults = defaults
-        self._guilds = {
-            guild_id: _Guild(stored, WordList(stored.words))
-            for guild_id, stored in store.load_all().items()
+        self._clock = clock
+        self._ttl = SHARED_TTL if store.shared else None
+        self._guilds = self._load_all()
+        self._follower: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()  # set once other processes' writes are followed
+
+    def _load_all(self) -> dict[int, _Guild]:
+        return {
+            guild_id: _Guild(stored, WordList(stored.words), self._clock())
+            for guild_id, stored in self._store.load_all().items()
         }
 
     def _guild(self, guild_id: int) -> _Guild:
         found = self._guilds.get(guild_id)
-        return found if found is not None else _Guild(StoredGuild(guild_id), WordList())
+        if self._ttl is None:  # this process's writes are the only ones
+            return found if found is not None else _Guild(StoredGuild(guild_id), WordList())
+        if found is None or self._clock() - found.loaded_at > self._ttl:
+            try:
+                self._reload(guild_id)
+            except psycopg.Error as exc:
+                log.warning("could not read server %s's settings (%s); keeping them", guild_id, exc)
+                stale = found or _Guild(StoredGuild(guild_id), WordList())
+                self._guilds[guild_id] = _Guild(stale.stored, stale.words, self._clock())
+            return self._guilds[guild_id]
+        return found
 
     def _reload(self, guild_id: int) -> None:
         stored = self._store.load(guild_id)
-        self._guilds[guild_id] = _Guild(stored, WordList(stored.words))
+        self._guilds[guild_id] = _Guild(stored, WordList(stored.words), self._clock())
+
+    # -- following other processes' writes --------------------------------------------------
+
+    def start(self) -> None:
+        """On a shared store, follow the other processes' writes until `stop`."""
+        if self._store.shared and self._follower is None:
+            self._follower = asyncio.create_task(self._follow(), name="guild-settings-listen")
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+            self._follower = None
+
+    async def _follow(self) -> None:
+        while True:
+            changes = self._store.changes()
+            if changes is None:
+                return
+            try:
+                async for guild_id in changes:
+                    if guild_id is None:
+                        self._guilds = await asyncio.to_thread(self._load_all)
+                        self.listening.set()
+                    else:
+                        await asyncio.to_thread(self._reload, guild_id)
+            except psycopg.Error as exc:
+                log.warning(
+                    "lost the settings LISTEN connection (%s); re-reading every %.0f s meanwhile",
+                    exc,
+                    SHARED_TTL,
+                )
+            await asyncio.sleep(LISTEN_RETRY)
 
     # -- reads (no I/O) ------------------------------------------------------------------
 

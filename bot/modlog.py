@@ -18,7 +18,7 @@ from discord import app_commands
 
 from bot.guild_settings import GuildSettings
 from bot.jobs.models import Job
-from bot.ui.progress import short
+from bot.ui.inert import inert
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,23 @@ QUOTE_LENGTH = 300
 CLOSE_GRACE = 5.0  # seconds given to lines still being posted when the bot stops
 
 
-def inert(text: str, limit: int = QUOTE_LENGTH) -> str:
-    """User text made harmless in a public line: one line, no markdown, no mentions."""
-    return discord.utils.escape_markdown(discord.utils.escape_mentions(short(text, limit)))
+# Every request field a person wrote: prompt, negative prompt, script and name.
+TEXT_FIELDS = ("prompt", "negative_prompt", "text", "name")
+
+
+def quoted(text: str, limit: int = QUOTE_LENGTH) -> str:
+    """Members' text in a log line: inert, and no link in it is followed or previewed."""
+    return inert(text, limit, links=False)
 
 
 def who(user: discord.abc.User) -> str:
     """A mention (shown as the name, never a ping here) and the name in plain text."""
-    return f"<@{user.id}> ({inert(user.name, 40)})"
+    return f"<@{user.id}> ({quoted(user.name, 40)})"
 
 
 def request_fields(request: object) -> dict[str, str]:
     """The text fields of a request record (prompt, script, name...) by name."""
-    names = ("prompt", "negative_prompt", "text", "name")
-    return {n: v for n in names if isinstance(v := getattr(request, n, None), str)}
+    return {n: v for n in TEXT_FIELDS if isinstance(v := getattr(request, n, None), str)}
 
 
 def request_text(fields: Mapping[str, object]) -> str:
@@ -104,7 +107,7 @@ class ModLog:
         self.post(
             job.guild_id,
             f"🎨 {who(interaction.user)} started {command_label(interaction)} "
-            f"(job #{job.id}): “{inert(request_text(request_fields(job.request)))}” · {where}",
+            f"(job #{job.id}): “{quoted(request_text(request_fields(job.request)))}” · {where}",
         )
 
     def refused(
@@ -113,7 +116,7 @@ class ModLog:
         self.post(
             guild_id,
             f"🚫 {who(interaction.user)} was refused {command_label(interaction)} for the "
-            f"banned word “{inert(word, 100)}”: “{inert(text)}”",
+            f"banned word “{quoted(word, 100)}”: “{quoted(text)}”",
         )
 
     def changed(

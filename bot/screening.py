@@ -13,10 +13,8 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.launch import bot_of
-from bot.modlog import inert, request_text
-
-# Every request field a person wrote: prompt, negative prompt, script and name.
-SCREENED_FIELDS = ("prompt", "negative_prompt", "text", "name")
+from bot.modlog import TEXT_FIELDS, request_text
+from bot.ui.inert import inert
 
 
 def screen(
@@ -27,7 +25,7 @@ def screen(
     guild_id = interaction.guild_id if guild_id is None else guild_id
     if guild_id is None:
         return
-    texts = [params.get(name) for name in SCREENED_FIELDS]
+    texts = [params.get(name) for name in TEXT_FIELDS]
     word = bot.guild_settings.banned_word(guild_id, [t for t in texts if isinstance(t, str)])
     if word is None:
         return

@@ -161,6 +161,10 @@ class Settings:
         return [value for value in values if value]  # optional secrets may be unset
 
 
+# A job not finished after this long has expired (the engine's defaults are these too).
+IMAGE_TIMEOUT_DEFAULT = 1800.0  # seconds
+VIDEO_TIMEOUT_DEFAULT = 7200.0
+
 DEFAULTS: dict[str, str] = {
     "MIRAFLOW_BASE_URL": "https://miraflow.ai",
     "DATABASE_PATH": "data/miraflow-bot.sqlite3",
@@ -168,8 +172,8 @@ DEFAULTS: dict[str, str] = {
     "LOG_LEVEL": "INFO",
     "MAX_ACTIVE_JOBS_PER_USER": "3",
     "MAX_JOBS_PER_USER_PER_DAY": "25",
-    "IMAGE_JOB_TIMEOUT_SECONDS": "1800",
-    "VIDEO_JOB_TIMEOUT_SECONDS": "7200",
+    "IMAGE_JOB_TIMEOUT_SECONDS": f"{IMAGE_TIMEOUT_DEFAULT:g}",
+    "VIDEO_JOB_TIMEOUT_SECONDS": f"{VIDEO_TIMEOUT_DEFAULT:g}",
     "MAX_ATTACHMENT_MB": "20",
     "MIRAFLOW_POLLS_PER_SECOND": "10",
     "MIRAFLOW_POLLS_IN_FLIGHT": "8",

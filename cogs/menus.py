@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -31,6 +32,7 @@ from bot.pictures import (
 )
 from bot.screening import screen
 from bot.styles import require_style
+from bot.ui.forms import form_values
 from bot.validation import MAX_PROMPT_LENGTH, MAX_SCRIPT_LENGTH, clean_text
 from cogs.speak import default_item
 
@@ -88,36 +90,43 @@ class EditImageModal(discord.ui.Modal):
         max_length=MAX_PROMPT_LENGTH,
     )
 
-    def __init__(self, found: FoundPicture) -> None:
-        super().__init__(title=EDIT_IMAGE, custom_id=MODAL_ID, timeout=MODAL_TIMEOUT)
+    def __init__(self, found: FoundPicture, message: discord.Message) -> None:
+        # The message is in the custom_id too: a submit after a restart or after the
+        # time-out finds the picture again (`Menus.submitted_late`).
+        custom_id = f"{MODAL_ID}:{message.channel.id}:{message.id}"
+        super().__init__(title=EDIT_IMAGE, custom_id=custom_id, timeout=MODAL_TIMEOUT)
         self.found = found
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        bot = bot_of(interaction)
-        if not await bot.admit(interaction):
-            return
-        picture = picture_request(
-            self.prompt.value,
-            self.negative.value or None,
-            None,
-            None,
-            require_style(interaction, self.style.value),
+        await submit_edit(
+            interaction, self.found, self.prompt.value, self.style.value, self.negative.value
         )
-        screen(interaction, request_fields(picture))
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        found = self.found
-        max_bytes = bot.settings.max_attachment_bytes
-        api_base = bot.settings.discord_api_base_url
-
-        async def read() -> bytes:
-            return await read_found(found, max_bytes=max_bytes, api_base=api_base)
-
-        await start_edit_job(interaction, picture, upload_reader(read, max_bytes))
 
     async def on_error(  # type: ignore[override]  # discord.py's Modal narrows it the same way
         self, interaction: discord.Interaction, error: Exception, /
     ) -> None:
         await report_error(interaction, error, log)
+
+
+async def submit_edit(
+    interaction: discord.Interaction, found: FoundPicture, prompt: str, style: str, negative: str
+) -> None:
+    """An Edit image form submitted: check it, acknowledge, then start the edit job."""
+    bot = bot_of(interaction)
+    if not await bot.admit(interaction):
+        return
+    picture = picture_request(
+        prompt, negative or None, None, None, require_style(interaction, style)
+    )
+    screen(interaction, request_fields(picture))
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    max_bytes = bot.settings.max_attachment_bytes
+    api_base = bot.settings.discord_api_base_url
+
+    async def read() -> bytes:
+        return await read_found(found, max_bytes=max_bytes, api_base=api_base)
+
+    await start_edit_job(interaction, picture, upload_reader(read, max_bytes))
 
 
 class Menus(commands.Cog):
@@ -135,6 +144,7 @@ class Menus(commands.Cog):
     async def cog_load(self) -> None:
         for menu in self.menus:
             self.bot.tree.add_command(menu)
+        self.bot.forms.add(rf"{MODAL_ID}:(?P<channel>\d+):(?P<message>\d+)", self.submitted_late)
 
     async def cog_unload(self) -> None:
         for menu in self.menus:
@@ -150,7 +160,34 @@ class Menus(commands.Cog):
             max_bytes=self.bot.settings.max_attachment_bytes,
             api_base=self.bot.settings.discord_api_base_url,
         )
-        await interaction.response.send_modal(EditImageModal(found))
+        await interaction.response.send_modal(EditImageModal(found, message))
+
+    async def submitted_late(self, interaction: discord.Interaction, ids: re.Match[str]) -> None:
+        """An Edit image form whose modal this process no longer holds: the picture is read
+        from the message again, checked as when the form was opened."""
+        try:
+            channel = await self.bot.fetch_channel(int(ids["channel"]))
+            if not isinstance(channel, discord.abc.Messageable):
+                raise UserFacingError(NO_PICTURE)
+            message = await channel.fetch_message(int(ids["message"]))
+        except (discord.NotFound, discord.Forbidden) as exc:
+            raise UserFacingError(NO_PICTURE) from exc
+        found = first_picture(message)
+        if found is None:
+            raise UserFacingError(NO_PICTURE)
+        check_found(
+            found,
+            max_bytes=self.bot.settings.max_attachment_bytes,
+            api_base=self.bot.settings.discord_api_base_url,
+        )
+        values = form_values(interaction)
+        await submit_edit(
+            interaction,
+            found,
+            values.get(f"{MODAL_ID}:prompt", ""),
+            values.get(f"{MODAL_ID}:style", ""),
+            values.get(f"{MODAL_ID}:negative", ""),
+        )
 
     async def speak_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -160,12 +197,13 @@ class Menus(commands.Cog):
         if not text.strip():
             raise UserFacingError(NO_TEXT)
         script = clean_text(text, label="script", max_length=MAX_SCRIPT_LENGTH)
+        name = job_name(script)
+        screen(interaction, {"text": script, "name": name})
+        # Acknowledged before the first read of the store, which may be slow (or far).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         defaults = self.bot.store.get_user_defaults(interaction.user.id)
         if defaults is None or defaults.avatar_id is None or defaults.voice_id is None:
             raise UserFacingError(NO_DEFAULTS)
-        name = job_name(script)
-        screen(interaction, {"text": script, "name": name})
-        await interaction.response.defer(ephemeral=True, thinking=True)
         catalogue = self.bot.catalogue_for(interaction.guild_id)
         avatar = await default_item(catalogue.find_avatar, defaults.avatar_id, defaults, "avatar")
         voice = await default_item(catalogue.find_voice, defaults.voice_id, defaults, "voice")

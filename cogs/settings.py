@@ -23,8 +23,8 @@ from bot.guild_settings import (
     SERVER_DAILY_RANGE,
     Setting,
 )
-from bot.modlog import inert
 from bot.ui.apikey import NO_SECRET, ApiKeyModal
+from bot.ui.inert import inert
 from bot.ui.results import EMBED_COLOUR
 from bot.words import MAX_ENTRIES, MAX_ENTRY_LENGTH
 
@@ -35,6 +35,11 @@ NOT_ALLOWED = (
     "Only members with the Manage Server permission can change the bot's settings here. "
     "Ask a server admin."
 )
+RESET_DONE = (
+    "Every setting of this server is back to the defaults: limits, banned words, "
+    "the moderators' log (off), delivery (in the channel) and styles (none)."
+)
+RESET_KEEPS_KEY = "Your own Miraflow key stays; remove it with `/settings apikey action:remove`."
 FIELD_LIMIT = 1024  # Discord's limit on an embed field's value
 LOG_PERMISSIONS = (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
 APIKEY_CHOICES = [
@@ -196,17 +201,17 @@ class Settings(
             count = len(settings.words(guild_id))
             await self._done(
                 interaction,
-                f"Requests containing “{inert(word)}” are now refused "
+                f"Requests containing “{inert(word, MAX_ENTRY_LENGTH)}” are now refused "
                 f"({count} of {MAX_ENTRIES} banned).",
-                f"banned the word “{inert(word)}”",
+                f"banned the word “{inert(word, MAX_ENTRY_LENGTH)}”",
             )
             return
         assert remove is not None
         word = settings.remove_word(guild_id, remove)
         await self._done(
             interaction,
-            f"“{inert(word)}” is allowed again.",
-            f"allowed the word “{inert(word)}” again",
+            f"“{inert(word, MAX_ENTRY_LENGTH)}” is allowed again.",
+            f"allowed the word “{inert(word, MAX_ENTRY_LENGTH)}” again",
         )
 
     @app_commands.command(name="log")
@@ -281,7 +286,7 @@ class Settings(
             return
         if not keys.can_store:
             raise UserFacingError(NO_SECRET)
-        await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id))
+        await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id, interaction.user.id))
 
     @app_commands.command(name="style")
     @app_commands.describe(
@@ -328,11 +333,11 @@ class Settings(
             self.bot.modlog.changed(
                 interaction, "reset every setting to the defaults", channel_id=previous_log
             )
-        await interaction.response.send_message(
-            "Every setting of this server is back to the defaults: limits, banned words, "
-            "the moderators' log (off), delivery (in the channel) and styles (none).",
-            ephemeral=True,
-        )
+        reply = RESET_DONE
+        if self.bot.guild_keys.has_own_key(guild_id):
+            # Removing a key while its jobs run would strand them: an admin removes it alone.
+            reply += f" {RESET_KEEPS_KEY}"
+        await interaction.response.send_message(reply, ephemeral=True)
 
 
 async def setup(bot: MiraflowBot) -> None:

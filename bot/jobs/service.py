@@ -42,6 +42,7 @@ from bot.miraflow import (
     MiraflowTimeoutError,
     ServerError,
 )
+from bot.settings import IMAGE_TIMEOUT_DEFAULT, VIDEO_TIMEOUT_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class JobService:
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         quotas_for: Callable[[int | None], Quotas] | None = None,
-        image_timeout: float = 1800.0,
-        video_timeout: float = 7200.0,
+        image_timeout: float = IMAGE_TIMEOUT_DEFAULT,
+        video_timeout: float = VIDEO_TIMEOUT_DEFAULT,
         look_for_unclear: Callable[[], None] = lambda: None,
         clients: Clients | None = None,
     ) -> None:

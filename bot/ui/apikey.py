@@ -49,8 +49,10 @@ class ApiKeyModal(discord.ui.Modal, title="This server's Miraflow key"):
         max_length=MAX_KEY_LENGTH,
     )
 
-    def __init__(self, bot: MiraflowBot, guild_id: int) -> None:
-        super().__init__()
+    def __init__(self, bot: MiraflowBot, guild_id: int, user_id: int) -> None:
+        # A submit that no live modal awaits (a restart, the time-out) is told the form
+        # expired (`bot/ui/forms.py`): the key's check needs the admin to open it again.
+        super().__init__(custom_id=f"mf:apikey:{guild_id}:{user_id}")
         self.bot = bot
         self.guild_id = guild_id
 

@@ -24,4 +24,5 @@ def inert(text: str, limit: int, *, links: bool = True) -> str:
         shown = _escaped(cut, links=links)
         if len(shown) <= limit:
             return shown
-        keep -= max(len(shown) - limit, 1)
+        # Escaping may double the text: shrink in proportion, by one character at least.
+        keep = min(keep - 1, keep * limit // len(shown))

@@ -31,6 +31,11 @@ PICTURE_GONE = (
     "Run `/imagine` or `/edit` again instead."
 )
 
+TOO_LARGE_TO_VARY = (
+    "This result was too large to post in Discord (it came as a link), so it cannot be "
+    "varied. Run `/imagine` or `/edit` again instead."
+)
+
 
 def varied(request: PictureRequest | EditRequest | InpaintRequest) -> PictureRequest:
     """The picture options of `request` with a new seed (the prompts already hold its style)."""
@@ -88,7 +93,10 @@ class VaryButton(discord.ui.DynamicItem[discord.ui.Button], template=r"mf:vary:(
                 raise NothingToRepeat(self.job_id)
             # Its server's banned words and delivery apply, as for a Re-roll.
             screen(interaction, request_fields(original.request), original.guild_id)
-            found = first_picture(await current_message(interaction))
+            message = await current_message(interaction)
+            if not message.attachments:  # a result always carries its file, unless too large
+                raise UserFacingError(TOO_LARGE_TO_VARY)
+            found = first_picture(message)
             if found is None:
                 raise UserFacingError(PICTURE_GONE)
             max_bytes = bot.settings.max_attachment_bytes

@@ -8,6 +8,8 @@ import logging
 from bot.guild_keys import META_PREFIX
 from bot.log import SecretMaskingFilter
 from bot.ui.apikey import NO_SECRET, SAVED, UNCHECKED, WRONG_KEY
+from bot.ui.forms import EXPIRED
+from cogs.settings import RESET_DONE, RESET_KEEPS_KEY
 from tests.e2e.harness import running_bot, wait_until
 
 SECRET = "a-settings-secret-of-at-least-32-characters"
@@ -40,6 +42,28 @@ async def test_without_a_settings_secret_no_key_can_be_set(fd, sim, db_path):
     async with running_bot(fd, sim, db_path):
         answer = await fd.wait_for_response(await settings(fd, "apikey"), timeout=5)
     assert answer.ephemeral and answer.content == NO_SECRET
+
+
+async def test_reset_keeps_the_servers_own_key_and_says_so(fd, sim, db_path):
+    sim.config.other_api_keys = (SERVER_KEY,)
+    async with running_bot(fd, sim, db_path, SETTINGS_SECRET=SECRET) as bot:
+        assert await submit_key(fd, SERVER_KEY) == SAVED
+        reset = await fd.wait_for_response(await settings(fd, "reset"), timeout=5)
+        assert reset.ephemeral and reset.content == f"{RESET_DONE} {RESET_KEEPS_KEY}"
+        assert bot.guild_keys.has_own_key(fd.guild_id)
+        assert "this server's own (set here)" in await shown(fd)
+
+
+async def test_a_key_form_submitted_after_a_restart_is_told_it_expired(fd, sim, db_path):
+    sim.config.other_api_keys = (SERVER_KEY,)
+    async with running_bot(fd, sim, db_path, SETTINGS_SECRET=SECRET):
+        modal = await fd.wait_for_modal(await settings(fd, "apikey"))
+    assert modal.custom_id == f"mf:apikey:{fd.guild_id}:{fd.users.owner.id}"
+    async with running_bot(fd, sim, db_path, SETTINGS_SECRET=SECRET) as bot:
+        submit = await fd.submit_modal(modal, {"apikey:key": SERVER_KEY})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and answer.content == EXPIRED
+        assert not bot.guild_keys.has_own_key(fd.guild_id)
 
 
 async def test_a_wrong_key_is_refused_and_nothing_is_saved(fd, sim, db_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import re
@@ -10,6 +11,7 @@ from PIL import Image
 
 from bot.jobs.job_requests import EditRequest, TextVideoRequest
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
+from bot.ui.forms import EXPIRED
 from tests.e2e.harness import running_bot
 from tests.fakediscord.members import image_embed, image_link_embed
 
@@ -98,6 +100,24 @@ async def test_speak_message_voices_the_text_in_the_members_defaults(fd, sim, bo
     assert sim.count(*VIDEO) == 1
 
 
+async def test_speak_message_acknowledges_before_it_reads_the_store(fd, sim, bot):
+    bot.store.set_user_defaults(
+        fd.users.alice.id, avatar_id=STOCK_AVATARS[0].id, voice_id=STOCK_VOICES[0].id
+    )
+    posted = await fd.post_message("Hello there", author=fd.users.bob)
+    acked_at_read: list[bool] = []
+    read_defaults = bot.store.get_user_defaults
+
+    def spying(user_id: int):
+        acked_at_read.append(any(r.callbacks for r in fd.state.interactions.values()))
+        return read_defaults(user_id)
+
+    bot.store.get_user_defaults = spying
+    inter = await fd.invoke_message_command("Speak message", posted, user=fd.users.alice)
+    assert "Started job" in (await fd.wait_for_response(inter, timeout=10)).content
+    assert acked_at_read == [True]
+
+
 async def test_speak_message_falls_back_to_an_embeds_description(fd, sim, bot):
     avatar, voice = STOCK_AVATARS[0], STOCK_VOICES[0]
     bot.store.set_user_defaults(fd.users.alice.id, avatar_id=avatar.id, voice_id=voice.id)
@@ -146,3 +166,31 @@ async def test_the_menus_refuse_a_servers_banned_words(fd, sim, bot):
     submit = await fd.submit_modal(await fd.wait_for_modal(inter), {PROMPT: "add the Moon"})
     assert "doesn't allow" in (await fd.wait_for_response(submit, timeout=10)).content
     assert sim.count("POST", "/api") == 0
+
+
+async def test_an_edit_image_form_submitted_after_a_restart_still_edits(fd, sim, db_path):
+    posted = await fd.post_message("", attachments=[("a.png", png(), "image/png")])
+    async with running_bot(fd, sim, db_path):
+        inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+        modal = await fd.wait_for_modal(inter)
+    assert modal.custom_id == f"mf:edit-image:{posted.channel_id}:{posted.id}"
+    assert len(modal.custom_id) <= 100
+    async with running_bot(fd, sim, db_path) as bot:
+        submit = await fd.submit_modal(modal, {PROMPT: "after the restart"})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and "Started job #1" in answer.content
+        assert bot.store.get(1).request.prompt == "after the restart"
+        assert sim.count(*EDIT) == 1
+
+
+async def test_a_form_of_an_unknown_kind_is_told_it_expired(fd, sim, db_path):
+    posted = await fd.post_message("", attachments=[("a.png", png(), "image/png")])
+    async with running_bot(fd, sim, db_path):
+        inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+        modal = await fd.wait_for_modal(inter)
+    modal = dataclasses.replace(modal, custom_id="mf:edit-image")  # an earlier version's name
+    async with running_bot(fd, sim, db_path):
+        submit = await fd.submit_modal(modal, {PROMPT: "too late"})
+        answer = await fd.wait_for_response(submit, timeout=10)
+        assert answer.ephemeral and answer.content == EXPIRED
+        assert sim.count("POST", "/api") == 0

@@ -9,6 +9,7 @@ from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
 from bot.jobs.store.guild_settings import StoredGuild
 from bot.words import MAX_ENTRIES
+from cogs.settings import RESET_DONE
 from tests.e2e.harness import running_bot, wait_until
 from tests.fakediscord import CommandHidden
 
@@ -298,7 +299,7 @@ async def test_reset_puts_the_server_back_to_the_defaults(fd, sim, db_path):
         await settings(fd, "delivery", mode="dm")
         await settings(fd, "style", name="ink", text="ink drawing")
         answer = await settings(fd, "reset")
-        assert "back to the defaults" in answer.content
+        assert answer.content == RESET_DONE  # no key of its own: nothing about one
         await log_line(fd, "reset every setting")
         assert bot.guild_settings.stored(fd.guild_id) == StoredGuild(fd.guild_id)
     async with running_bot(fd, sim, db_path) as bot:
@@ -327,3 +328,45 @@ PNG = (
     b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef"
     b"\x00\x00\x00\x00IEND\xaeB`\x82"
 )
+
+
+KEY_SECRET = "a-settings-secret-of-at-least-32-characters"
+SERVER_KEY = "mf_server_own_key_0123456789"
+
+
+async def set_own_key(fd) -> None:
+    modal = await fd.wait_for_modal(
+        await fd.invoke("settings", {}, subcommand="apikey", user=fd.users.owner)
+    )
+    submit = await fd.submit_modal(modal, {"apikey:key": SERVER_KEY})
+    assert "Saved" in (await fd.wait_for_response(submit, timeout=10)).content
+
+
+async def set_then_remove_own_key(fd) -> None:
+    await set_own_key(fd)
+    await settings(fd, "apikey", action="remove")
+
+
+# Each settings change, and the line it leaves in the moderators' log.
+LOGGED_CHANGES = [
+    (lambda fd: settings(fd, "limits", active=2, daily=9), "set the limits: active 2, daily 9"),
+    (lambda fd: settings(fd, "words", add="Comet"), "banned the word “Comet”"),
+    (lambda fd: settings(fd, "delivery", mode="dm"), "set the delivery to “dm”"),
+    (lambda fd: settings(fd, "style", name="ink", text="ink wash"), "the style “ink”"),
+    (set_own_key, "set this server's own Miraflow key"),
+    (set_then_remove_own_key, "removed this server's own Miraflow key"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "logged"), LOGGED_CHANGES, ids=[line for _, line in LOGGED_CHANGES]
+)
+async def test_every_settings_change_is_logged_without_a_ping(fd, sim, db_path, change, logged):
+    sim.config.other_api_keys = (SERVER_KEY,)
+    async with running_bot(fd, sim, db_path, SETTINGS_SECRET=KEY_SECRET):
+        await settings(fd, "log", channel=fd.other_channel_id)
+        await change(fd)
+        line = await log_line(fd, logged)
+        assert line.content.startswith(f"⚙️ <@{fd.users.owner.id}> (")
+        assert line.pinged_nobody
+        assert SERVER_KEY not in line.content

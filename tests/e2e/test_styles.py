@@ -59,3 +59,7 @@ async def test_edit_with_a_style_adds_its_words(fd, sim, bot):
     params = only_params(sim)
     assert params["prompt"] == "make it night, neon noir"
     assert "negativePrompt" not in params or not params["negativePrompt"]
+    result = await fd.wait_for_message(lambda m: bool(m.files) and m.embeds, timeout=15)
+    fields = {f["name"]: f["value"] for f in result.embeds[0]["fields"]}
+    assert fields["Style"] == "neon"
+    assert bot.store.get(1).request.style == "neon"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.jobs.job_requests import EditRequest
+from bot.ui.vary import TOO_LARGE_TO_VARY
 from tests.e2e.harness import running_bot
 
 EDIT = ("POST", "/api/image/edit")
@@ -60,3 +61,44 @@ async def test_vary_when_the_attachment_is_missing_says_the_picture_is_gone(fd, 
     answer = await fd.wait_for_response(click, timeout=10)
     assert answer.ephemeral and "gone" in answer.content
     assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+
+
+async def test_vary_on_a_result_posted_as_a_link_says_it_was_too_large(fd, sim, bot):
+    fd.set_upload_limit(1024 * 1024)
+    sim.config.image_size_bytes = 2 * 1024 * 1024
+    inter = await fd.invoke("imagine", {"prompt": "a huge kite"}, user=fd.users.alice)
+    assert "Started job" in (await fd.wait_for_response(inter, timeout=10)).content
+    linked = await fd.wait_for_message(lambda m: "too large to upload" in m.content, timeout=15)
+    assert not linked.files and "mf:vary:1" in linked.custom_ids()
+
+    click = await fd.click(linked, "mf:vary:1", user=fd.users.bob)
+    answer = await fd.wait_for_response(click, timeout=10)
+    assert answer.ephemeral and answer.content == TOO_LARGE_TO_VARY
+    assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+
+
+async def test_vary_is_refused_for_a_banned_word_before_anything_is_sent(fd, sim, bot):
+    first = await picture_result(fd, "a comet over the bay")
+    bot.guild_settings.set_log_channel(fd.guild_id, fd.other_channel_id)
+    bot.guild_settings.add_word(fd.guild_id, "comet")
+
+    click = await fd.click(first, "mf:vary:1", user=fd.users.bob)
+    answer = await fd.wait_for_response(click, timeout=10)
+    assert answer.ephemeral and "doesn't allow “comet”" in answer.content
+    logged = await fd.wait_for_message(
+        lambda m: m.channel_id == fd.other_channel_id and "was refused Vary" in m.content, 5
+    )
+    assert logged.pinged_nobody
+    assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+    assert bot.store.get(2) is None
+
+
+async def test_vary_is_refused_over_the_daily_limit(fd, sim, bot):
+    first = await picture_result(fd, "a violet kite")
+    bot.guild_settings.set_limits(fd.guild_id, daily=1)  # alice has had her one job today
+
+    click = await fd.click(first, "mf:vary:1", user=fd.users.alice)
+    answer = await fd.wait_for_response(click, timeout=10)
+    assert answer.ephemeral and "today's limit of 1 jobs" in answer.content
+    assert sim.count(*EDIT) == 0 and sim.count("POST", "/api/media") == 0
+    assert bot.store.get(2) is None

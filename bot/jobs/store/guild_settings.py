@@ -40,8 +40,13 @@ class StoredGuild:
 class GuildSettingsStore:
     """Reads and writes the guild_* tables on the job store's connection."""
 
+    shared = False  # one process on its SQLite store: only its own writes change settings
+
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def changes(self) -> None:
+        """No other process writes here: nothing to listen for."""
 
     def load_all(self) -> dict[int, StoredGuild]:
         """Every server that has set anything (a few rows each: read once at start)."""

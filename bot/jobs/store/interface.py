@@ -6,7 +6,7 @@ Writes return the row they wrote (`UPDATE … RETURNING`), or None when no row m
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Protocol
 
 from bot.jobs.job_requests import JobRequest
@@ -16,8 +16,14 @@ from bot.jobs.store.user_defaults import UserDefaults
 
 
 class GuildSettingsTable(Protocol):
-    """Per-server settings as stored; a value None (or no row) follows the .env default."""
+    """Per-server settings as stored; a value None (or no row) follows the .env default.
 
+    `shared`: other processes write them too; `changes()` then yields the id of each server
+    they changed (None: reload all), else it is None."""
+
+    shared: bool
+
+    def changes(self) -> AsyncIterator[int | None] | None: ...
     def load_all(self) -> dict[int, StoredGuild]: ...
     def load(self, guild_id: int) -> StoredGuild: ...
     def update(self, guild_id: int, **values: Any) -> None: ...

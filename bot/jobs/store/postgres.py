@@ -119,7 +119,7 @@ class PgStore(JobRows, UserDefaultsRows, MetaRows, PgConnection):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.guild_settings = PgGuildSettings(self.pool)
+        self.guild_settings = PgGuildSettings(self.pool, url)
 
     def claim_rows(self, stale_after: float) -> PgClaimRows:
         """The statements with which this process shares the store with others."""
