@@ -1,5 +1,5 @@
 """/settings apikey end to end: a server's own Miraflow key, checked, sealed, never shown,
-and used for that server's jobs (the simulator accepts a second account's key)."""
+and used for that server's jobs (the simulator keeps its key's jobs apart: another key gets 404)."""
 
 from __future__ import annotations
 
