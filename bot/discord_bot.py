@@ -134,7 +134,7 @@ class MiraflowBot(commands.AutoShardedBot):
         )
         self.unclear_videos = UnclearVideos(
             store,
-            miraflow,
+            self.miraflow_clients,
             self.poller.wake,
             video_timeout=settings.video_timeout,
             speed=settings.time_scale,
