@@ -21,7 +21,8 @@ async def imagine(fd, prompt: str) -> str:
 
 
 async def answer_to(fd, subcommand: str, **options) -> str:
-    return (await fd.wait_for_response(await settings(fd, subcommand, **options), timeout=5)).content
+    inter = await settings(fd, subcommand, **options)
+    return (await fd.wait_for_response(inter, timeout=5)).content
 
 
 def results(fd) -> list:
