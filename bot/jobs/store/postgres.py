@@ -31,7 +31,7 @@ from bot.jobs.store.user_defaults import MetaRows, UserDefaultsRows
 CONNECT_TIMEOUT = 5  # seconds, for the first connection at start
 POOL_SIZE = 4  # the event loop uses one at a time; the rest serve worker threads
 POOL_WAIT = 1.0  # seconds a call waits for a free (or re-made) connection
-STATEMENT_TIMEOUT_MS = 2000  # the longest a statement of the pool's may run, lock waits included
+STATEMENT_TIMEOUT_MS = 1000  # the longest a statement of the pool's may run, lock waits included
 
 
 class StoreUnreachableError(RuntimeError):
