@@ -169,8 +169,8 @@ def miraflow_error_text(error: MiraflowError) -> str:
     match error:
         case KeyUnreadableError():
             return (
-                "This server's own Miraflow key can't be read right now, so nothing was "
-                "started: tell a server admin (the bot's owner may have changed its secret)."
+                "This server's own Miraflow key can't be read right now, so I can't use it: "
+                "tell a server admin (the bot's owner may have changed its secret)."
             )
         case BadRequestError() if error.out_of_credits:
             return (
