@@ -105,7 +105,7 @@ async def test_a_locked_postgresql_store_is_unhealthy_without_holding_the_event_
                 ticking.cancel()
             assert (status, body) == (503, "the job store is not writable\n")
             assert took < PROBE_TIMEOUT + 0.5, took
-            assert max(gaps) < 0.25, "the event loop went on meanwhile"
+            assert max(gaps) < 0.5, "the event loop went on meanwhile"
             await asyncio.sleep(STATEMENT_TIMEOUT_MS / 1000)  # the abandoned write ends
             assert (await get(server, "/healthz"))[0] == 200
 
