@@ -108,7 +108,11 @@ class MiraflowBot(commands.AutoShardedBot):
         self.store = store
         self.miraflow = miraflow
         self.catalogue = Catalogue(miraflow)
-        self.guild_keys = GuildKeys(store, settings.settings_secret)
+        self.guild_keys = GuildKeys(
+            store,
+            settings.settings_secret,
+            unclear_for=settings.video_timeout / settings.time_scale,
+        )
         # The bot's client, and one per server that set its own key (`/settings apikey`).
         self.miraflow_clients = MiraflowClients(miraflow, self.guild_keys, own_key_client(settings))
         self._own_catalogues: dict[MiraflowClient, Catalogue] = {}
@@ -135,7 +139,7 @@ class MiraflowBot(commands.AutoShardedBot):
         )
         self.unclear_videos = UnclearVideos(
             store,
-            miraflow,
+            self.miraflow_clients,
             self.poller.wake,
             video_timeout=settings.video_timeout,
             speed=settings.time_scale,

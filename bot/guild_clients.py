@@ -2,7 +2,9 @@
 
 A server's client is made on first use from its stored key and remade when the stored key
 changes (another process may have changed it: the sealed value is read each time, one
-indexed read). All share the bot client's HTTP session settings through `make`.
+indexed read). A stored key that cannot be opened raises KeyUnreadableError: the server's
+jobs wait (its account alone knows them) rather than move to the bot's key. All share the
+bot client's HTTP session settings through `make`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 
 from bot.guild_keys import GuildKeys
+from bot.jobs.clients import KeyUnreadableError
 from bot.miraflow import MiraflowClient
 
 
@@ -37,9 +40,11 @@ class MiraflowClients:
         if held is not None:
             del self._own[guild_id]
             self._retired.append(held[1])  # calls under way may still use it
-        key = self._keys.open(sealed, guild_id) if sealed is not None else None
-        if sealed is None or key is None:
+        if sealed is None:
             return self.default
+        key = self._keys.open(sealed, guild_id)
+        if key is None:
+            raise KeyUnreadableError(guild_id)
         client = self._make(key)
         self._own[guild_id] = (sealed, client)
         return client

@@ -2,12 +2,16 @@
 
 Health is asked of two callables, so this module knows nothing of Discord or the store:
 `/healthz` answers 200 only while both say yes, else 503 with the first reason in a line.
+A probe may be a coroutine function (one that waits on a slow store off the event loop):
+it then has PROBE_TIMEOUT to answer, else it counts as a no.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -17,7 +21,8 @@ from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-Probe = Callable[[], bool]
+Probe = Callable[[], bool | Awaitable[bool]]
+PROBE_TIMEOUT = 1.0  # seconds an asynchronous probe has to answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +31,16 @@ class HealthProbes:
     store_writable: Probe
 
 
-def _failing(probe: Probe, name: str) -> bool:
+async def _failing(probe: Probe, name: str) -> bool:
     try:
-        return not probe()
+        answer = probe()
+        if inspect.isawaitable(answer):
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                answer = await answer
+        return not answer
+    except TimeoutError:
+        log.warning("health probe %s did not answer within %s s", name, PROBE_TIMEOUT)
+        return True
     except Exception:
         log.warning("health probe %s raised", name, exc_info=True)
         return True
@@ -66,9 +78,9 @@ class MonitoringServer:
         await self.stop()
 
     async def _healthz(self, _request: web.Request) -> web.Response:
-        if _failing(self._probes.discord_connected, "discord_connected"):
+        if await _failing(self._probes.discord_connected, "discord_connected"):
             return web.Response(status=503, text="not connected to Discord\n")
-        if _failing(self._probes.store_writable, "store_writable"):
+        if await _failing(self._probes.store_writable, "store_writable"):
             return web.Response(status=503, text="the job store is not writable\n")
         return web.Response(text="ok\n")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
@@ -12,6 +14,7 @@ import discord
 
 from bot.health import HealthProbes, MonitoringServer
 from bot.jobs.store import Store
+from bot.jobs.store.postgres import PgStore
 from bot.metrics import metrics
 from bot.settings import Settings
 
@@ -28,8 +31,15 @@ def discord_connected(client: discord.Client) -> bool:
     return ws is not None and ws.open
 
 
-def store_writable(store: Store) -> bool:
-    store.set_meta(HEALTH_KEY, str(time.time()))
+async def store_writable(store: Store) -> bool:
+    """One write. PostgreSQL's is made in a worker thread (its pool serves threads), so a
+    slow database holds `/healthz` (PROBE_TIMEOUT at most), never the event loop. SQLite's
+    connection belongs to the event loop; its file is local."""
+    write = functools.partial(store.set_meta, HEALTH_KEY, str(time.time()))
+    if isinstance(store, PgStore):
+        await asyncio.to_thread(write)
+    else:
+        write()
     return True
 
 

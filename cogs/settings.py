@@ -14,6 +14,7 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.guild_keys import KeyInUse
 from bot.guild_settings import (
     ACTIVE_RANGE,
     DAILY_RANGE,
@@ -23,7 +24,7 @@ from bot.guild_settings import (
     SERVER_DAILY_RANGE,
     Setting,
 )
-from bot.ui.apikey import NO_SECRET, ApiKeyModal
+from bot.ui.apikey import NO_SECRET, ApiKeyModal, key_in_use
 from bot.ui.inert import inert
 from bot.ui.results import EMBED_COLOUR
 from bot.words import MAX_ENTRIES, MAX_ENTRY_LENGTH
@@ -272,7 +273,11 @@ class Settings(
         guild_id = self._guild_id(interaction)
         keys = self.bot.guild_keys
         if action is not None and action.value == "remove":
-            if keys.remove(guild_id):
+            try:
+                removed = keys.remove(guild_id)
+            except KeyInUse as exc:
+                raise UserFacingError(key_in_use(exc.jobs)) from exc
+            if removed:
                 await self._done(
                     interaction,
                     "Removed. This server's new jobs use the bot's Miraflow key again.",
@@ -286,6 +291,8 @@ class Settings(
             return
         if not keys.can_store:
             raise UserFacingError(NO_SECRET)
+        if jobs := keys.jobs_on_key(guild_id):  # checked again when the key is saved
+            raise UserFacingError(key_in_use(jobs))
         await interaction.response.send_modal(ApiKeyModal(self.bot, guild_id, interaction.user.id))
 
     @app_commands.command(name="style")

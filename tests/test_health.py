@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.health import HealthProbes, MonitoringServer
+from bot.health import PROBE_TIMEOUT, HealthProbes, MonitoringServer
+from bot.jobs.store.postgres import STATEMENT_TIMEOUT_MS, PgStore
 from bot.metrics import Metrics
+from bot.monitoring import store_writable
 
 
 class Flags:
@@ -82,3 +88,30 @@ async def test_stop_closes_the_port():
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(f"http://127.0.0.1:{port}/healthz")
+
+
+async def test_a_locked_postgresql_store_is_unhealthy_without_holding_the_event_loop(pg_schema):
+    with PgStore(pg_schema.conninfo) as store:
+        probes = HealthProbes(lambda: True, lambda: store_writable(store))
+        async with MonitoringServer(Metrics(), probes, "127.0.0.1", 0) as server:
+            assert (await get(server, "/healthz"))[0] == 200
+            with psycopg.connect(pg_schema.conninfo) as locker, locker.transaction():
+                locker.execute("LOCK TABLE meta IN ACCESS EXCLUSIVE MODE")
+                gaps: list[float] = []
+                ticking = asyncio.create_task(tick(gaps))
+                started = time.monotonic()
+                status, _, body = await get(server, "/healthz")
+                took = time.monotonic() - started
+                ticking.cancel()
+            assert (status, body) == (503, "the job store is not writable\n")
+            assert took < PROBE_TIMEOUT + 0.5, took
+            assert max(gaps) < 0.5, "the event loop went on meanwhile"
+            await asyncio.sleep(STATEMENT_TIMEOUT_MS / 1000)  # the abandoned write ends
+            assert (await get(server, "/healthz"))[0] == 200
+
+
+async def tick(gaps: list[float]) -> None:
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(0.01)
+        gaps.append(time.monotonic() - before)

@@ -3,6 +3,7 @@ translation): the engine reports what happened, typed; this module says it."""
 
 from __future__ import annotations
 
+from bot.jobs.clients import KeyUnreadableError
 from bot.jobs.errors import (
     DailyLimitReached,
     JobError,
@@ -166,6 +167,11 @@ def _detail(message: str) -> str:
 def miraflow_error_text(error: MiraflowError) -> str:
     """A short, kind sentence about a Miraflow error that says what to do next."""
     match error:
+        case KeyUnreadableError():
+            return (
+                "This server's own Miraflow key can't be read right now, so I can't use it: "
+                "tell a server admin (the bot's owner may have changed its secret)."
+            )
         case BadRequestError() if error.out_of_credits:
             return (
                 "The Miraflow account is out of credits: ask a server admin to top it up, "

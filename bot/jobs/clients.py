@@ -6,11 +6,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.miraflow import MiraflowClient
+from bot.miraflow import MiraflowClient, MiraflowError
+
+
+class KeyUnreadableError(MiraflowError):
+    """The server's own key is stored but cannot be opened (SETTINGS_SECRET changed): its
+    calls cannot be made now. Never answered with the bot's key instead: that account does
+    not know the server's jobs, media or videos."""
+
+    def __init__(self, guild_id: int) -> None:
+        super().__init__(f"server {guild_id}: its own Miraflow key cannot be decrypted")
+        self.guild_id = guild_id
 
 
 class Clients(Protocol):
-    def for_guild(self, guild_id: int | None) -> MiraflowClient: ...
+    def for_guild(self, guild_id: int | None) -> MiraflowClient:
+        """The client of a server's key; KeyUnreadableError when its key cannot be opened."""
+        ...
 
 
 class OneClient:

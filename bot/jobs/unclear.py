@@ -2,8 +2,9 @@
 
 Such a job is `unknown`: never resent, since Miraflow may have made it and spent the credit.
 Its video carries a name unique to the job (`tag_name`), so a finished one shows up in
-`GET /api/videos`; it is then tracked and delivered like any other result. One list call
-every interval, and only while such videos may still appear (until their timeout).
+`GET /api/videos` of the account that made it: the job's server's key (`Clients`); it is
+then tracked and delivered like any other result. One list call per key every interval, and
+only while such videos may still appear (until their timeout).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from bot.jobs.clients import Clients
 from bot.jobs.job_requests import AudioVideoRequest, JobRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.store import Store
@@ -38,7 +40,7 @@ class UnclearVideos:
     def __init__(
         self,
         store: Store,
-        client: MiraflowClient,
+        clients: Clients,
         wake_poller: Callable[[], None],
         *,
         video_timeout: float,
@@ -46,7 +48,7 @@ class UnclearVideos:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._client = client
+        self._clients = clients
         self._wake_poller = wake_poller
         self._video_timeout = video_timeout
         self._speed = speed
@@ -96,9 +98,22 @@ class UnclearVideos:
                     await self._wake.wait()
 
     async def look(self, wanted: list[Job]) -> None:
-        """One `GET /api/videos`: each wanted job whose video is there becomes complete."""
+        """One `GET /api/videos` per key: each wanted job whose video is in its own server's
+        account's list becomes complete."""
+        by_client: dict[MiraflowClient, list[Job]] = {}
+        for job in wanted:
+            try:
+                client = self._clients.for_guild(job.guild_id)
+            except MiraflowError as exc:  # its key cannot be used now: looked for later
+                log.info("job %s: not looking for its unclear video: %s", job.id, exc)
+                continue
+            by_client.setdefault(client, []).append(job)
+        for client, jobs in by_client.items():
+            await self._look_in(client, jobs)
+
+    async def _look_in(self, client: MiraflowClient, wanted: list[Job]) -> None:
         try:
-            videos = await self._client.list_videos()
+            videos = await client.list_videos()
         except MiraflowError as exc:
             log.info("looking for unclear videos: %s", exc)
             return

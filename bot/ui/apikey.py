@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.errors import report_error
+from bot.guild_keys import KeyInUse
 from bot.miraflow.key_check import KeyVerdict, check_key
 
 if TYPE_CHECKING:
@@ -38,6 +39,12 @@ SAVED = (
     "key (stored encrypted, never shown again). `/settings apikey action:remove` goes back "
     "to the bot's key."
 )
+
+
+def key_in_use(jobs: int) -> str:
+    """Why the key cannot change now: its jobs would be asked for on another account."""
+    running = "1 job is" if jobs == 1 else f"{jobs} jobs are"
+    return f"{running} still running on this key; try again when they are done."
 
 
 class ApiKeyModal(discord.ui.Modal, title="This server's Miraflow key"):
@@ -71,7 +78,11 @@ class ApiKeyModal(discord.ui.Modal, title="This server's Miraflow key"):
             log.info("server %s: a key could not be checked: %s", self.guild_id, result.detail)
             await interaction.followup.send(UNCHECKED, ephemeral=True)
             return
-        self.bot.guild_keys.save(self.guild_id, self.key.value.strip())
+        try:
+            self.bot.guild_keys.save(self.guild_id, self.key.value.strip())
+        except KeyInUse as exc:  # a job started while the key was checked
+            await interaction.followup.send(key_in_use(exc.jobs), ephemeral=True)
+            return
         self.bot.modlog.changed(interaction, "set this server's own Miraflow key")
         log.info("server %s set its own Miraflow key", self.guild_id)
         await interaction.followup.send(SAVED, ephemeral=True)

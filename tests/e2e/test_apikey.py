@@ -1,12 +1,14 @@
 """/settings apikey end to end: a server's own Miraflow key, checked, sealed, never shown,
-and used for that server's jobs (the simulator accepts a second account's key)."""
+and used for that server's jobs (the simulator keeps its key's jobs apart: another key gets 404)."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.guild_keys import META_PREFIX
+from bot.jobs.models import JobState
 from bot.log import SecretMaskingFilter
+from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
 from bot.ui.apikey import NO_SECRET, SAVED, UNCHECKED, WRONG_KEY
 from bot.ui.forms import EXPIRED
 from cogs.settings import RESET_DONE, RESET_KEEPS_KEY
@@ -121,3 +123,27 @@ async def test_the_servers_jobs_use_its_own_key_until_it_is_removed(fd, sim, db_
     assert SERVER_KEY not in everything_posted(fd)
     assert SERVER_KEY in caplog.text  # discord.py's DEBUG dump of the modal submission...
     assert SERVER_KEY not in SecretMaskingFilter([]).mask(caplog.text)  # ...masked when logged
+
+
+async def test_an_unclear_video_is_looked_for_with_the_servers_own_key(fd, sim, db_path):
+    """The create answered 504 though the video was made on the server's account: it is found
+    in that account's `GET /api/videos` (the bot's key would never see it) and delivered."""
+    sim.config.other_api_keys = (SERVER_KEY,)
+    sim.config.video_seconds = (40.0, 40.0)  # 1 s of real time
+    avatar = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
+    voice = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
+    async with running_bot(fd, sim, db_path, SETTINGS_SECRET=SECRET) as bot:
+        assert await submit_key(fd, SERVER_KEY) == SAVED
+        sim.config.create_answer_status = 504
+        options = {"text": "Hello there.", "avatar": avatar, "voice": voice}
+        inter = await fd.invoke("speak", options, user=fd.users.alice)
+        answer = await fd.wait_for_response(inter, timeout=5)
+        assert answer.ephemeral and "won't resend" in answer.content
+        assert bot.store.get(1).state is JobState.UNKNOWN
+        await fd.wait_for_message(lambda m: bool(m.files), timeout=15)
+        await wait_until(lambda: bot.store.get(1).state is JobState.DELIVERED)
+        (made,) = sim.created_jobs("video")
+        assert made.account == SERVER_KEY and bot.store.get(1).miraflow_job_id == made.id
+    lists = [r for r in sim.requests if r.path == "/api/videos"]
+    assert lists and {r.headers.get("x-api-key") for r in lists} == {SERVER_KEY}
+    assert sim.count("POST", "/api/video/create") == 1

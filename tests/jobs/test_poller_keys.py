@@ -1,5 +1,5 @@
 """A server with its own Miraflow key: its jobs' status calls go with its key, under a
-ceiling of their own (the simulator accepts a second account's key)."""
+ceiling of their own (a second account in the simulator: polled with another key, a job is 404)."""
 
 from __future__ import annotations
 

@@ -443,6 +443,25 @@ def test_active_count_counts_the_users_unfinished_jobs(store: Store) -> None:
     assert store.active_count(3) == 0
 
 
+def test_on_key_in_guild_counts_the_jobs_that_still_need_the_servers_key(store: Store) -> None:
+    ours = [new_job(store, guild_id=5) for _ in range(len(JobState))]
+    for job, state in zip(ours, JobState, strict=True):
+        store.update(job.id, state=state)
+    new_job(store, guild_id=6)
+    video = {"kind": JobKind.VIDEO, "guild_id": 5}
+    video["request"] = TextVideoRequest(avatar_id="a", voice_id="v", text="hi", name="clip #1")
+    looked_for = new_job(store, **video, now=T0 + 10)  # unclear: found by name later
+    too_old = new_job(store, **video, now=T0 - 10)
+    found = new_job(store, **video, now=T0 + 10)
+    for job in (looked_for, too_old, found):
+        store.set_state(job.id, JobState.UNKNOWN)
+    store.update(found.id, miraflow_job_id="cfound")
+
+    assert store.on_key_in_guild(5, unclear_since=T0) == len(ACTIVE_STATES) + 1
+    assert store.on_key_in_guild(6, unclear_since=T0) == 1
+    assert store.on_key_in_guild(7, unclear_since=T0) == 0
+
+
 def test_count_since_counts_jobs_created_from_then_on_in_any_state(store: Store) -> None:
     new_job(store, user_id=1, now=T0 - 1)
     at_start = new_job(store, user_id=1, now=T0)

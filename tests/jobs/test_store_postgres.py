@@ -4,16 +4,26 @@ share is tested on both in `test_store.py`.)"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 
 from bot.jobs.store import StoreOpenError, open_store
 from bot.jobs.store.migrations import SCHEMA_VERSION
-from bot.jobs.store.postgres import PgStore, to_pyformat
+from bot.jobs.store.postgres import (
+    POOL_SIZE,
+    POOL_WAIT,
+    STATEMENT_TIMEOUT_MS,
+    PgStore,
+    to_pyformat,
+)
 from bot.jobs.store.postgres_migrations import PG_MIGRATIONS
+from tests.jobs.test_store import new_job
 from tests.pg import PgSchema
 
 NOWHERE = "postgresql://bot:pw-never-shown@127.0.0.1:1/miraflow"
@@ -113,3 +123,27 @@ def test_connections_the_server_dropped_are_replaced_without_a_failed_call(
             admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])  # as a server restart
 
         assert store.get_meta("k") == "v"
+
+
+def test_a_locked_table_is_a_quick_error_not_a_hang(pg_schema: PgSchema) -> None:
+    """A stuck database must not freeze the bot past Discord's 3 s: the statement ends."""
+    with PgStore(pg_schema.conninfo) as store:
+        job = new_job(store)
+        with psycopg.connect(pg_schema.conninfo) as locker, locker.transaction():
+            locker.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                store.get(job.id)
+            took = time.monotonic() - started
+        assert STATEMENT_TIMEOUT_MS / 1000 <= took < 2.5, took
+        assert store.get(job.id) == job, "fine again once the lock is gone"
+
+
+def test_a_call_waits_for_a_free_connection_one_second_at_most(pg_schema: PgSchema) -> None:
+    with PgStore(pg_schema.conninfo) as store, contextlib.ExitStack() as held:
+        for _ in range(POOL_SIZE):
+            held.enter_context(store.pool.connection())
+        started = time.monotonic()
+        with pytest.raises(PoolTimeout):
+            store.get_meta("anything")
+        assert POOL_WAIT <= time.monotonic() - started < POOL_WAIT + 1.0

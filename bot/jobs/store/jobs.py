@@ -229,6 +229,16 @@ class JobRows(SqlRows):
             [guild_id, since, JobSource.VIDEOS_GET.value],
         )
 
+    def on_key_in_guild(self, guild_id: int, unclear_since: float) -> int:
+        """A server's jobs that still need its Miraflow key: the unfinished ones, and its
+        unclear videos (`unknown`, no Miraflow id) made since `unclear_since`, still looked
+        for by name."""
+        return self._count(
+            f"guild_id = ? AND ({ACTIVE} OR (state = ? AND kind = ? AND miraflow_job_id IS NULL"
+            " AND created_at >= ?))",
+            [guild_id, JobState.UNKNOWN.value, JobKind.VIDEO.value, unclear_since],
+        )
+
     def recent_jobs(self, user_id: int, limit: int = 10) -> list[Job]:
         return self._select_jobs(
             "user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", [user_id, limit]

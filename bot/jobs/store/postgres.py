@@ -4,6 +4,11 @@ run through a small pool of psycopg connections.
 Like the SQLite store it is synchronous: each call is one short indexed statement on a
 nearby server, made from the event loop. Connections are in autocommit mode, so every
 statement is its own transaction, as in SQLite; the few multi-statement calls open one.
+
+A slow or stuck database must not freeze the bot (Discord wants an answer within 3 s), so a
+call is bounded: it waits POOL_WAIT at most for a connection and its statement runs
+STATEMENT_TIMEOUT at most (a lock held elsewhere included). Past either it raises
+`psycopg.Error`, which the bot treats as it treats an unwritable SQLite store.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -25,6 +30,8 @@ from bot.jobs.store.user_defaults import MetaRows, UserDefaultsRows
 
 CONNECT_TIMEOUT = 5  # seconds, for the first connection at start
 POOL_SIZE = 4  # the event loop uses one at a time; the rest serve worker threads
+POOL_WAIT = 1.0  # seconds a call waits for a free (or re-made) connection
+STATEMENT_TIMEOUT_MS = 1000  # the longest a statement of the pool's may run, lock waits included
 
 
 class StoreUnreachableError(RuntimeError):
@@ -56,6 +63,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _bounded(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Each pooled connection's statements end after STATEMENT_TIMEOUT_MS."""
+    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+
+
 class PgConnection(SqlRows):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -71,9 +83,10 @@ class PgConnection(SqlRows):
             url,
             min_size=1,
             max_size=POOL_SIZE,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            configure=_bounded,
             check=ConnectionPool.check_connection,  # a server restart costs no failed call
-            timeout=CONNECT_TIMEOUT,  # like SQLite's busy timeout: a call waits this long at most
+            timeout=POOL_WAIT,
             name="miraflow-store",
             open=False,
         )

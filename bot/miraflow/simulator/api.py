@@ -10,7 +10,7 @@ from aiohttp import web
 from . import files
 from .catalogue import avatar_body, voice_body
 from .jobs import IMAGE_KINDS, JobKind, SimJob
-from .middleware import SIMULATOR_KEY
+from .middleware import SIMULATOR_KEY, account_of
 from .responses import ApiError, bad_request, not_found
 from .state import SimMedia
 
@@ -74,7 +74,7 @@ async def list_voices(request: web.Request) -> web.Response:
 def _completed_video(request: web.Request) -> SimJob:
     sim = request.app[SIMULATOR_KEY]
     video_id = request.match_info["video_id"]
-    job = sim.jobs.get(video_id)
+    job = sim.job_of(account_of(request), video_id)
     if job is None or job.kind != "video" or not job.status_at(sim.now()).is_complete:
         raise not_found(f"Video '{video_id}' not found.")
     return job
@@ -95,9 +95,11 @@ def _video_body(request: web.Request, job: SimJob) -> dict[str, Any]:
 @routes.get("/api/videos")
 async def list_videos(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
-    now = sim.now()
+    now, account = sim.now(), account_of(request)
     completed = [
-        job for job in sim.jobs.values() if job.kind == "video" and job.status_at(now).is_complete
+        job
+        for job in sim.jobs.values()
+        if job.account == account and job.kind == "video" and job.status_at(now).is_complete
     ]
     completed.sort(key=lambda job: job.created_at, reverse=True)
     return web.json_response({"videos": [_video_body(request, job) for job in completed]})
@@ -127,7 +129,7 @@ async def create_video(request: web.Request) -> web.Response:
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         params = await _audio_form(request)
         _known_avatar(sim, params["avatarId"])
-        sim.usable_media(params["mediaId"], "mediaId")
+        sim.usable_media(account_of(request), params["mediaId"], "mediaId")
     else:
         params = await json_object(request)
         for field in ("avatarId", "name", "voiceId", "text"):
@@ -136,7 +138,7 @@ async def create_video(request: web.Request) -> web.Response:
         _known_avatar(sim, params["avatarId"])
         if params["voiceId"] not in sim.voices:
             raise not_found(f"Voice '{params['voiceId']}' not found.")
-    return _created(request, sim.create_job("video", params))
+    return _created(request, sim.create_job("video", params, account_of(request)))
 
 
 async def _audio_form(request: web.Request) -> dict[str, Any]:
@@ -161,7 +163,7 @@ def _known_avatar(sim: MiraflowSimulator, avatar_id: str) -> None:
 def _job_of_kind(request: web.Request, kinds: frozenset[str]) -> SimJob:
     sim = request.app[SIMULATOR_KEY]
     job_id = request.match_info["job_id"]
-    job = sim.jobs.get(job_id)
+    job = sim.job_of(account_of(request), job_id)
     if job is None or job.kind not in kinds:
         raise not_found(f"Job '{job_id}' not found.")
     return job
@@ -181,9 +183,10 @@ async def _image_job(request: web.Request, kind: JobKind) -> web.Response:
             (field, required_text(params, field))
             for field in ("originalImageMediaId", "maskImageMediaId")
         ]
+    account = account_of(request)
     for field, media_id in media_fields:
-        sim.usable_media(media_id, field)
-    return _created(request, sim.create_job(kind, params))
+        sim.usable_media(account, media_id, field)
+    return _created(request, sim.create_job(kind, params, account))
 
 
 @routes.post("/api/image/generate")
@@ -241,6 +244,7 @@ async def initialize_media(request: web.Request) -> web.Response:
         content_type=content_type,
         file_size=file_size,
         upload_token=sim.signer.token(files.upload_path(media_id)),
+        account=account_of(request),
     )
     sim.media[media_id] = media
     upload = files.upload_url(request, media)
@@ -252,7 +256,7 @@ async def finalize_media(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR_KEY]
     body = await json_object(request)
     media_id = required_text(body, "mediaId")
-    media = sim.media.get(media_id)
+    media = sim.media_of(account_of(request), media_id)
     if media is None:
         raise not_found(f"Media '{media_id}' not found.")
     if not media.uploaded:

@@ -23,8 +23,11 @@ class SimulatorConfig:
     """
 
     api_key: str = "sim-key"
-    # Other keys accepted too (as if of other accounts): per-server keys in tests.
+    # Other keys accepted too, each its own account: the jobs, media and videos a key makes
+    # are seen by that key alone (404 to any other), as per-server keys are in tests.
     other_api_keys: tuple[str, ...] = ()
+    # True: every accepted key sees one account (several keys of one account).
+    shared_account: bool = False
     speed: float = 1.0
     image_seconds: tuple[float, float] = (8.0, 40.0)
     video_seconds: tuple[float, float] = (60.0, 600.0)

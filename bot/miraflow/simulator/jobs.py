@@ -75,6 +75,8 @@ class SimJob:
     result_media_id: str | None = None
     # The rendered picture of an image job, made at its first download.
     picture: bytes | None = field(default=None, repr=False)
+    # The account (API key) that made it: no other key sees it.
+    account: str = ""
 
     @property
     def name(self) -> str:
@@ -132,8 +134,10 @@ def new_job(
     params: dict[str, Any],
     config: SimulatorConfig,
     now: float,
+    account: str = "",
 ) -> SimJob:
-    """A job created at wall-clock ``now``, its duration and outcome drawn from ``rng``."""
+    """A job of ``account`` created at wall-clock ``now``, its duration and outcome drawn
+    from ``rng``."""
     low, high = config.video_seconds if kind == "video" else config.image_seconds
     duration = rng.uniform(low, high)
     outcome: Outcome = "complete"
@@ -152,4 +156,5 @@ def new_job(
         queue_fraction=queue_fraction,
         progress_points=progress_points(rng, queue_fraction),
         result_media_id=new_cuid(rng) if kind in IMAGE_KINDS else None,
+        account=account,
     )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api"
 SIMULATOR_KEY: web.AppKey[MiraflowSimulator] = web.AppKey("miraflow_simulator")
+ACCOUNT: web.RequestKey[str] = web.RequestKey("miraflow_account")  # the key it came with
 
 
 def _simulator(request: web.Request) -> MiraflowSimulator:
@@ -112,9 +113,16 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
         given = request.headers.get("x-api-key", "").encode()
         config = _simulator(request).config
         accepted = (config.api_key, *config.other_api_keys)
-        if not any(hmac.compare_digest(given, key.encode()) for key in accepted):
+        matched = [key for key in accepted if hmac.compare_digest(given, key.encode())]
+        if not matched:
             raise ApiError(401, "Missing or invalid API key.")
+        request[ACCOUNT] = config.api_key if config.shared_account else matched[0]
     return await handler(request)
+
+
+def account_of(request: web.Request) -> str:
+    """The account an /api request acts on: its key's (see ``SimulatorConfig.other_api_keys``)."""
+    return request[ACCOUNT]
 
 
 HUGE_JSON_BLOCK = b"x" * (64 * 1024)

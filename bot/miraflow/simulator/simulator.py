@@ -26,7 +26,8 @@ SHUTDOWN_TIMEOUT = 2.0
 
 
 class MiraflowSimulator:
-    """Holds the simulated account (jobs, media), the faults to inject and the requests seen.
+    """Holds the simulated accounts (jobs, media: each its key's), the faults to inject and
+    the requests seen.
 
     ``app`` is the aiohttp application serving it; ``run_simulator`` serves it on loopback.
     ``clock`` gives wall-clock time (``time.time`` by default): job states are computed from
@@ -173,19 +174,34 @@ class MiraflowSimulator:
     def new_media_id(self) -> str:
         return new_cuid(self._job_rng)
 
-    def create_job(self, kind: JobKind, params: dict[str, Any]) -> SimJob:
-        """A paid creation call: spends a credit (400 when none is left), starts a job."""
+    def create_job(
+        self, kind: JobKind, params: dict[str, Any], account: str | None = None
+    ) -> SimJob:
+        """A paid creation call of ``account`` (None: the main key's): spends a credit (400
+        when none is left), starts a job."""
         if self.config.credits is not None:
             if self.config.credits <= 0:
                 raise bad_request("Insufficient credits.")
             self.config.credits -= 1
-        job = new_job(self._job_rng, kind, params, self.config, self.now())
+        owner = self.config.api_key if account is None else account
+        job = new_job(self._job_rng, kind, params, self.config, self.now(), owner)
         self.jobs[job.id] = job
         return job
 
-    def usable_media(self, media_id: str, field: str) -> SimMedia:
-        """Media that a job may use: 404 if unknown, 400 if not uploaded and finalized."""
+    def job_of(self, account: str, job_id: str) -> SimJob | None:
+        """A job as ``account`` sees it: None when unknown or another account's."""
+        job = self.jobs.get(job_id)
+        return job if job is not None and job.account == account else None
+
+    def media_of(self, account: str, media_id: str) -> SimMedia | None:
+        """A media as ``account`` sees it: None when unknown or another account's."""
         media = self.media.get(media_id)
+        return media if media is not None and media.account == account else None
+
+    def usable_media(self, account: str, media_id: str, field: str) -> SimMedia:
+        """Media of ``account`` that a job may use: 404 if unknown (or another account's),
+        400 if not uploaded and finalized."""
+        media = self.media_of(account, media_id)
         if media is None:
             raise not_found(f"Media '{media_id}' ({field}) not found.")
         if not media.finalized:

@@ -47,6 +47,8 @@ class SimMedia:
     upload_token: str
     data: bytes | None = None
     finalized: bool = False
+    # The account (API key) that made it: no other key may use it.
+    account: str = ""
 
     @property
     def uploaded(self) -> bool:
