@@ -44,16 +44,26 @@ async def engine(tmp_path):
             frontend = RecordingFrontend()
             delivery = Delivery(store, client, frontend)
             poller = Poller(store, client, delivery, frontend, PollerConfig(schedule=schedule))
-            service = JobService(
-                store,
-                client,
-                frontend,
-                quotas=Quotas(max_active=2, max_per_day=3),
-                wake_poller=poller.wake,
-                schedule=schedule,
-            )
+
+            def service_with(**options) -> JobService:
+                return JobService(
+                    store,
+                    client,
+                    frontend,
+                    quotas=Quotas(max_active=2, max_per_day=3),
+                    wake_poller=poller.wake,
+                    schedule=schedule,
+                    **options,
+                )
+
             poller.start()
-            yield SimpleNamespace(sim=sim, store=store, service=service, frontend=frontend)
+            yield SimpleNamespace(
+                sim=sim,
+                store=store,
+                service=service_with(),
+                service_with=service_with,
+                frontend=frontend,
+            )
             await poller.stop()
         store.close()
 
@@ -173,11 +183,10 @@ async def test_the_file_slot_spans_the_read_and_the_uploads_not_the_create_call(
         slot.note("read")
         return [png_file(), png_file()]
 
-    job = await engine.service.start_with_files(
+    job = await engine.service_with(file_slot=slot).start_with_files(
         ALICE,
         read_files,
         lambda media_ids: EditRequest.of(picture(13), media_ids),
-        file_slot=slot,
     )
 
     assert slot.events == [("enter", 0, 0), ("read", 0, 0), ("exit", 2, 0)]
@@ -196,11 +205,10 @@ async def test_a_user_over_the_quota_never_takes_a_file_slot(engine):
         return [png_file()]
 
     with pytest.raises(TooManyActive):
-        await engine.service.start_with_files(
+        await engine.service_with(file_slot=slot).start_with_files(
             ALICE,
             read_files,
             lambda media_ids: EditRequest.of(picture(16), media_ids),
-            file_slot=slot,
         )
     assert slot.events == []
     assert engine.sim.count("POST", "/api/media") == 0
