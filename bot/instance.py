@@ -9,7 +9,6 @@ downloads are written: whatever a killed bot left there is nobody's any more.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
@@ -17,8 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
+from bot.jobs.store.private_files import (
+    FILE_MODE,
+    FOLDER_MODE,
+    create_private_file,
+    make_private_folder,
+)
 
 
 class StoreInUseError(Exception):
@@ -55,7 +58,7 @@ def temp_dir_for(store: Path) -> Path:
 def claim_store(store: Path) -> StoreClaim:
     """Lock `store` for this process and prepare its files; see the module's docstring."""
     try:
-        _make_folder(store.parent)
+        make_private_folder(store.parent)
         lock_fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT, FILE_MODE)
     except OSError as error:
         raise StoreUnusableError(_reason(store, error)) from None
@@ -70,7 +73,7 @@ def claim_store(store: Path) -> StoreClaim:
     try:
         if store.is_dir():
             raise IsADirectoryError(21, "is a folder", str(store))
-        _create_private(store)
+        create_private_file(store)
         temp = temp_dir_for(store)
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(mode=FOLDER_MODE)
@@ -84,20 +87,6 @@ def claim_temp_dir() -> StoreClaim:
     """For a shared (PostgreSQL) store: no lock, as several processes use it; downloads go
     to a private temp folder of this process, removed by `release`."""
     return StoreClaim(None, Path(tempfile.mkdtemp(prefix="miraflow-bot-")))
-
-
-def _make_folder(folder: Path) -> None:
-    if folder.is_dir():
-        return
-    folder.mkdir(parents=True, mode=FOLDER_MODE)
-    folder.chmod(FOLDER_MODE)  # the umask may have taken bits away; never added
-
-
-def _create_private(store: Path) -> None:
-    """An empty store file readable by this user only, unless one is there already.
-    SQLite gives its -wal and -shm files the same mode."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(store, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
 
 
 def _reason(store: Path, error: OSError) -> str:
