@@ -109,6 +109,12 @@ FAULTS = [
         pf.killed_bot_leaves_no_temp_files,
     ),
     Fault(
+        "a bot on PostgreSQL killed (kill -9) in the middle of a download",
+        "remove the dead process's temp folder at the next start, then deliver the result",
+        "leave its .part files in a temp folder of its own for ever",
+        pf.killed_bot_on_postgresql_leaves_no_temp_files,
+    ),
+    Fault(
         "Discord refuses connections at start",
         "log one line per attempt and retry, 1 s, 2 s, ... up to 60 s apart",
         "print a traceback, or warn about voice support",
