@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_side.words import GENERIC_FAILURE, job_error_text, miraflow_error_text
-from bot.jobs.errors import JobError
+from bot.jobs.errors import CreateRefused, JobError
 from bot.miraflow.errors import AuthenticationError, MiraflowError, ServerError
 
 __all__ = ["GENERIC_FAILURE", "ErrorReport", "UserFacingError", "describe_error", "report_error"]
@@ -46,6 +46,9 @@ def describe_error(error: BaseException) -> ErrorReport:
     match original:
         case UserFacingError():
             return ErrorReport(original.message, logging.DEBUG)
+        case CreateRefused():  # as loud as Miraflow's answer (a wrong key is an error)
+            level = describe_error(original.error).log_level
+            return ErrorReport(job_error_text(original), level)
         case JobError():
             return ErrorReport(job_error_text(original), logging.DEBUG)
         case AuthenticationError():

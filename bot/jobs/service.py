@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import send_create
 from bot.jobs.errors import (
+    CreateRefused,
     DailyLimitReached,
     NotCancellable,
     NothingToRepeat,
@@ -203,7 +204,7 @@ class JobService:
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
                 self._refuse(job, exc)
-                raise
+                raise CreateRefused(job.id, exc) from exc
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
         except (MiraflowTimeoutError, ServerError) as exc:
@@ -211,9 +212,9 @@ class JobService:
             # what happened behind it): never resend it.
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
-        except MiraflowError as exc:
+        except MiraflowError as exc:  # a 4xx or 429: Miraflow made nothing
             self._refuse(job, exc)
-            raise
+            raise CreateRefused(job.id, exc) from exc
         except BaseException as exc:
             self._mark_unknown(job, exc)
             raise

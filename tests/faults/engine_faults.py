@@ -251,8 +251,10 @@ async def create_answered_429(tmp_path: Path) -> None:
         async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
             answer = await imagine(fd, "too soon")
             assert answer.ephemeral and "try again" in answer.content
+            assert "Nothing was started, so nothing was charged." in answer.content
             assert "999" not in answer.content
             assert bot.store.get(1).state is JobState.FAILED
+            assert "Nothing was started" in bot.store.get(1).error
         assert sim.count(*CREATE_IMAGE) == 1
 
 

@@ -221,7 +221,7 @@ FAULTS = [
     ),
     Fault(
         "a create call answered 429 with a huge Retry-After",
-        "fail it and say to try again",
+        "fail it, say that nothing was started (nor charged) and to try again",
         "send it again, or show the raw number",
         ef.create_answered_429,
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from bot.jobs.delivery import Delivery
 from bot.jobs.errors import (
+    CreateRefused,
     DailyLimitReached,
     NotCancellable,
     NothingToRepeat,
@@ -20,7 +22,7 @@ from bot.jobs.errors import (
     TooManyActive,
 )
 from bot.jobs.frontend import Outcome
-from bot.jobs.job_requests import EditRequest, FoundVideo, PictureRequest
+from bot.jobs.job_requests import EditRequest, FoundVideo, PictureRequest, TextVideoRequest
 from bot.jobs.models import JobKind, JobSource, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
@@ -28,6 +30,7 @@ from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import BadRequestError, MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
 from tests.jobs.fakes import RecordingFrontend
 
 SPEED = 200.0
@@ -136,11 +139,15 @@ async def test_quotas_are_typed_refusals(engine):
         await engine.service.start(BOB, picture(23))
 
 
-async def test_a_refused_create_call_fails_the_row_and_raises_the_miraflow_error(engine):
+async def test_a_refused_create_call_fails_the_row_and_raises_it_with_the_miraflow_error(
+    engine,
+):
     engine.sim.fail_next(1, path_prefix="/api/image/generate", status=400)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(CreateRefused) as caught:
         await engine.service.start(ALICE, picture(9))
+    assert isinstance(caught.value.error, BadRequestError)
     (job,) = engine.store.recent_jobs(ALICE.user_id)
+    assert caught.value.job_id == job.id
     assert job.state is JobState.FAILED and job.error == "words for refused"
 
 
@@ -233,6 +240,18 @@ async def test_a_reroll_repeats_the_request_with_a_new_seed_for_whoever_asks(eng
 
     assert again.user_id == BOB.user_id and again.source is JobSource.REROLL
     assert again.request.prompt == "a kite 11" and again.request.seed is not None
+
+
+async def test_a_rerolled_video_carries_one_tag_of_its_own_not_one_more(engine):
+    avatar, voice = STOCK_AVATARS[0], STOCK_VOICES[0]
+    speech = TextVideoRequest(avatar_id=avatar.id, voice_id=voice.id, text="hi", name="hello")
+    original = await engine.service.start(ALICE, speech)
+    again = await engine.service.reroll(BOB, original.id)
+
+    names = [job.params["name"] for job in engine.sim.created_jobs("video")]
+    assert [job.request.name for job in (original, again)] == names
+    assert all(re.fullmatch(r"hello #[0-9a-f]{8}", name) for name in names), names
+    assert names[0] != names[1]
 
 
 async def test_a_found_video_costs_nothing_and_cannot_be_rerolled(engine):
