@@ -33,6 +33,7 @@ from bot.miraflow.errors import (
 from bot.ui.inert import inert
 
 GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
+STORE_UNWRITABLE = "I can't save jobs right now; the bot's owner has been told — try again later."
 RESTARTING = "I'm restarting right now. Please try again in a minute."
 
 KIND_LABELS = {

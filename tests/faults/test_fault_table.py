@@ -220,6 +220,12 @@ FAULTS = [
         ef.video_create_answered_504_after_the_video_was_made,
     ),
     Fault(
+        "the store cannot be written while members start jobs",
+        "answer each with a short line (I can't save jobs right now), log one line a minute",
+        "log a traceback per command, or call Miraflow",
+        ef.store_unwritable_while_members_start_jobs,
+    ),
+    Fault(
         "a create call answered 429 with a huge Retry-After",
         "fail it, say that nothing was started (nor charged) and to try again",
         "send it again, or show the raw number",
