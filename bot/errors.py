@@ -9,8 +9,15 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
-from bot.discord_side.words import GENERIC_FAILURE, job_error_text, miraflow_error_text
-from bot.jobs.errors import JobError
+from bot.discord_side.words import (
+    GENERIC_FAILURE,
+    STORE_UNWRITABLE,
+    job_error_text,
+    miraflow_error_text,
+)
+from bot.jobs.errors import CreateRefused, JobError
+from bot.jobs.log_limit import LogLimit
+from bot.jobs.store.unwritable import cannot_write
 from bot.miraflow.errors import AuthenticationError, MiraflowError, ServerError
 
 __all__ = ["GENERIC_FAILURE", "ErrorReport", "UserFacingError", "describe_error", "report_error"]
@@ -24,11 +31,17 @@ class UserFacingError(Exception):
         self.message = message
 
 
+# A store that cannot be written fails every command until it is fixed: one line a minute
+# tells the owner, not a traceback per command.
+STORE_ERRORS = LogLimit(60.0)
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorReport:
     message: str
     log_level: int
     with_traceback: bool = False
+    log_limit: LogLimit | None = None  # logged only when it is due
 
 
 def _unwrap(error: BaseException) -> BaseException:
@@ -46,6 +59,9 @@ def describe_error(error: BaseException) -> ErrorReport:
     match original:
         case UserFacingError():
             return ErrorReport(original.message, logging.DEBUG)
+        case CreateRefused():  # as loud as Miraflow's answer (a wrong key is an error)
+            level = describe_error(original.error).log_level
+            return ErrorReport(job_error_text(original), level)
         case JobError():
             return ErrorReport(job_error_text(original), logging.DEBUG)
         case AuthenticationError():
@@ -76,6 +92,8 @@ def describe_error(error: BaseException) -> ErrorReport:
                 "I'm missing a permission in this channel. Ask a server admin to check my role.",
                 logging.WARNING,
             )
+    if cannot_write(original):
+        return ErrorReport(STORE_UNWRITABLE, logging.ERROR, log_limit=STORE_ERRORS)
     return ErrorReport(GENERIC_FAILURE, logging.ERROR, with_traceback=True)
 
 
@@ -93,7 +111,16 @@ async def report_error(
     """Log `error` once at its level and tell the user a short, kind sentence."""
     report = describe_error(error)
     command = interaction.command.qualified_name if interaction.command else "component"
-    if report.with_traceback:
+    if report.log_limit is not None:
+        if report.log_limit.due():
+            logger.log(
+                report.log_level,
+                "%s: the store cannot be written (%s); %d more such refusals since the last line",
+                command,
+                _first_line(_unwrap(error)),
+                report.log_limit.take_skipped(),
+            )
+    elif report.with_traceback:
         logger.log(report.log_level, "unexpected error in %s", command, exc_info=error)
     else:
         logger.log(report.log_level, "%s: %s", command, _unwrap(error))
@@ -101,3 +128,7 @@ async def report_error(
         await tell_user(interaction, report.message)
     except discord.HTTPException as exc:
         logger.debug("could not tell the user about an error: %s", exc)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

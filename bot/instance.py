@@ -5,11 +5,13 @@ first one's jobs. `claim_store` takes an exclusive `flock` on `<store>.lock` for
 the process (the OS drops it when the process dies, even by `kill -9`), creates what is
 missing with private modes (folder 0700, store 0600) and empties `<store>.tmp/`, where
 downloads are written: whatever a killed bot left there is nobody's any more.
+
+A PostgreSQL store is shared by several processes: `claim_temp_dir` gives each its own
+folder under one fixed root, and removes the folders of processes that died.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
@@ -17,8 +19,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
+from bot.jobs.store.private_files import (
+    FILE_MODE,
+    FOLDER_MODE,
+    create_private_file,
+    make_private_folder,
+)
+
+# Under the system's temp folder, one per user: `<root>/<pid>` per bot process.
+TEMP_ROOT_PREFIX = "miraflow-bot-"
 
 
 class StoreInUseError(Exception):
@@ -31,17 +40,18 @@ class StoreUnusableError(Exception):
 
 @dataclass
 class StoreClaim:
-    """The held lock (released when the process ends, or by `release`) and the temp folder;
-    a PostgreSQL store is shared, so its claim has no lock and a temp folder of its own."""
+    """The held lock (released when the process ends, or by `release`) and the temp folder.
+    A PostgreSQL store is shared, so its claim locks only this process's temp folder, which
+    `release` removes."""
 
-    lock_fd: int | None
+    lock_fd: int
     temp_dir: Path
+    shared: bool = False
 
     def release(self) -> None:
-        if self.lock_fd is None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        else:
-            os.close(self.lock_fd)  # closing the descriptor drops the flock
+        if self.shared:
+            remove_process_folder(self.temp_dir)
+        os.close(self.lock_fd)  # closing the descriptor drops the flock
 
 
 def lock_path(store: Path) -> Path:
@@ -55,7 +65,7 @@ def temp_dir_for(store: Path) -> Path:
 def claim_store(store: Path) -> StoreClaim:
     """Lock `store` for this process and prepare its files; see the module's docstring."""
     try:
-        _make_folder(store.parent)
+        make_private_folder(store.parent)
         lock_fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT, FILE_MODE)
     except OSError as error:
         raise StoreUnusableError(_reason(store, error)) from None
@@ -70,7 +80,7 @@ def claim_store(store: Path) -> StoreClaim:
     try:
         if store.is_dir():
             raise IsADirectoryError(21, "is a folder", str(store))
-        _create_private(store)
+        create_private_file(store)
         temp = temp_dir_for(store)
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(mode=FOLDER_MODE)
@@ -80,24 +90,78 @@ def claim_store(store: Path) -> StoreClaim:
     return StoreClaim(lock_fd, temp)
 
 
-def claim_temp_dir() -> StoreClaim:
-    """For a shared (PostgreSQL) store: no lock, as several processes use it; downloads go
-    to a private temp folder of this process, removed by `release`."""
-    return StoreClaim(None, Path(tempfile.mkdtemp(prefix="miraflow-bot-")))
+def claim_temp_dir(root: Path | None = None) -> StoreClaim:
+    """For a shared (PostgreSQL) store: no store lock, as several processes use it; downloads
+    go to this process's folder `<root>/<pid>`, held by an flock on `<root>/<pid>.lock`.
+    The folders of processes that died without removing theirs (`kill -9`) are removed
+    first: nobody holds their lock any more."""
+    root = root or Path(tempfile.gettempdir()) / f"{TEMP_ROOT_PREFIX}{os.getuid()}"
+    try:
+        make_private_folder(root)
+        if root.stat().st_uid != os.getuid():
+            raise PermissionError(1, "owned by another user", str(root))
+        root.chmod(FOLDER_MODE)
+        remove_dead_process_folders(root)
+        return _claim_process_folder(root)
+    except OSError as error:
+        raise StoreUnusableError(
+            f"the temp folder {root} cannot be used: {error.strerror or error}"
+        ) from None
 
 
-def _make_folder(folder: Path) -> None:
-    if folder.is_dir():
-        return
-    folder.mkdir(parents=True, mode=FOLDER_MODE)
-    folder.chmod(FOLDER_MODE)  # the umask may have taken bits away; never added
+def remove_dead_process_folders(root: Path) -> None:
+    """Remove every `<root>/<name>` (and its lock) whose lock no live process holds."""
+    for folder in root.iterdir():
+        if folder.suffix != ".lock" and not _lock_of(folder).exists():
+            shutil.rmtree(folder, ignore_errors=True)  # its lock was removed before it
+    for lock in root.glob("*.lock"):
+        fd = _take(lock)
+        if fd is not None:
+            try:
+                remove_process_folder(lock.with_suffix(""))
+            finally:
+                os.close(fd)
 
 
-def _create_private(store: Path) -> None:
-    """An empty store file readable by this user only, unless one is there already.
-    SQLite gives its -wal and -shm files the same mode."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(store, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+def remove_process_folder(folder: Path) -> None:
+    """A process's temp folder, then its lock (the lock last: a folder without one is
+    known to be nobody's)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    _lock_of(folder).unlink(missing_ok=True)
+
+
+def _claim_process_folder(root: Path) -> StoreClaim:
+    """`<root>/<pid>`, or `<pid>-1`, ... when a process of another PID namespace (another
+    container on a shared /tmp) holds that name."""
+    for attempt in range(100):
+        name = str(os.getpid()) + (f"-{attempt}" if attempt else "")
+        folder = root / name
+        fd = _take(_lock_of(folder))
+        if fd is None:
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)  # a dead process's of the same PID
+            folder.mkdir(mode=FOLDER_MODE)
+        except OSError:
+            os.close(fd)
+            raise
+        return StoreClaim(fd, folder, shared=True)
+    raise BlockingIOError(11, "every name for this process is taken", str(root))
+
+
+def _lock_of(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".lock")
+
+
+def _take(lock: Path) -> int | None:
+    """The descriptor of `lock` with its flock held, or None when a live process holds it."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _reason(store: Path, error: OSError) -> str:

@@ -39,11 +39,6 @@ MASK_WITH_REFERENCES = (
     "A mask works with one image only. Leave out the mask to edit with several images, "
     "or leave out image2 and image3 to repaint part of one image."
 )
-# Memory stays bounded whatever the number of /edit requests: only EDIT_FILE_SLOTS of them
-# hold their files at once (read, decoded off the event loop, uploaded); the others wait,
-# already deferred. One decode of the largest picture and mask peaks near 200 MB; two at once
-# would pass 300 MB (bench/edit_memory.py).
-EDIT_FILE_SLOTS = 1
 ALL_BLACK_MASK = (
     "The mask is all black, so nothing would change. Paint the area to replace in white "
     "(black or transparent areas are kept)."
@@ -120,7 +115,6 @@ async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
 class Edit(commands.Cog):
     def __init__(self, bot: MiraflowBot) -> None:
         self.bot = bot
-        self._file_slots = asyncio.Semaphore(EDIT_FILE_SLOTS)
 
     @app_commands.command(name="edit")
     @app_commands.guild_only()
@@ -192,9 +186,9 @@ class Edit(commands.Cog):
             return EditRequest.of(picture, media_ids)
 
         # The service checks the quotas before any download or upload, so a user over
-        # them costs nothing; it reads and uploads the files holding one of the file slots.
+        # them costs nothing; it reads and uploads the files holding its file slot.
         job = await bot_of(interaction).jobs.start_with_files(
-            await origin_for(interaction), read_files, with_media, file_slot=self._file_slots
+            await origin_for(interaction), read_files, with_media
         )
         await confirm_started(interaction, job)
 

@@ -9,9 +9,11 @@ import pytest
 from discord import app_commands
 
 from bot.errors import GENERIC_FAILURE, UserFacingError, describe_error
+from bot.jobs.errors import CreateRefused
 from bot.miraflow.errors import (
     AuthenticationError,
     BadRequestError,
+    MiraflowError,
     MiraflowTimeoutError,
     RateLimitedError,
     ServerError,
@@ -48,6 +50,17 @@ CASES = [
     (BadRequestError("Insufficient credits", 400), "out of credits", logging.INFO),
     (RateLimitedError("slow down", 429, retry_after=20.0), "too many requests", logging.INFO),
     (MiraflowTimeoutError("late"), "took too long", logging.INFO),
+    (
+        CreateRefused(1, RateLimitedError("slow down", 429, retry_after=20.0)),
+        "too many requests right now: please try again in a minute. Nothing was started, "
+        "so nothing was charged.",
+        logging.INFO,
+    ),
+    (
+        CreateRefused(1, AuthenticationError("bad key", 401)),
+        "tell a server admin. Nothing was started",
+        logging.ERROR,
+    ),
     (RuntimeError("a bug"), GENERIC_FAILURE, logging.ERROR),
 ]
 
@@ -69,3 +82,12 @@ def test_the_original_error_is_found_inside_discord_wrappers():
 
 async def _noop(interaction: discord.Interaction) -> None:
     return None
+
+
+@pytest.mark.parametrize("status", [409, 418, 422, None])
+def test_an_unexpected_miraflow_status_is_words_without_its_number(status):
+    message = describe_error(MiraflowError("I'm a teapot", status)).message
+    assert message == (
+        "Miraflow could not handle that request. Please try again later, "
+        "or tell a server admin if it keeps happening."
+    )

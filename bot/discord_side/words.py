@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.jobs.clients import KeyUnreadableError
 from bot.jobs.errors import (
+    CreateRefused,
     DailyLimitReached,
     JobError,
     NotCancellable,
@@ -33,6 +34,7 @@ from bot.miraflow.errors import (
 from bot.ui.inert import inert
 
 GENERIC_FAILURE = "Something went wrong on my side. Please try again in a moment."
+STORE_UNWRITABLE = "I can't save jobs right now; the bot's owner has been told — try again later."
 RESTARTING = "I'm restarting right now. Please try again in a minute."
 
 KIND_LABELS = {
@@ -58,6 +60,7 @@ OUTCOME_UNKNOWN = (
     "Miraflow did not answer clearly, so I can't tell whether it started this job. "
     "To avoid paying twice I won't resend it: check `/jobs list` later, or try again."
 )
+NOTHING_STARTED = "Nothing was started, so nothing was charged."
 LOST_IN_RESTART = (
     "I restarted while sending this job to Miraflow, so I can't tell whether it started. "
     "To avoid paying twice I won't resend it: please ask again if no result arrives."
@@ -97,7 +100,7 @@ def error_text(notice: Notice) -> str:
             return "Cancelled by its requester."
         case Outcome.REFUSED:
             if isinstance(notice.error, MiraflowError):
-                return miraflow_error_text(notice.error)
+                return refused_create_text(notice.error)
     return GENERIC_FAILURE
 
 
@@ -141,6 +144,8 @@ def job_error_text(error: JobError) -> str:
                 f"This server has reached its limit of {error.limit} jobs a day. "
                 "Please try again tomorrow."
             )
+        case CreateRefused():
+            return refused_create_text(error.error)
         case OutcomeUnknown():
             return OUTCOME_UNKNOWN
         case NotYourJob():
@@ -153,6 +158,11 @@ def job_error_text(error: JobError) -> str:
         case NothingToRepeat():
             return "I no longer know that request, so I can't re-roll it."
     return GENERIC_FAILURE
+
+
+def refused_create_text(error: MiraflowError) -> str:
+    """Miraflow refused a create call (or was never reached): it made nothing."""
+    return f"{miraflow_error_text(error)} {NOTHING_STARTED}"
 
 
 _DETAIL_MAX_CHARS = 150
@@ -215,8 +225,8 @@ def miraflow_error_text(error: MiraflowError) -> str:
                 "Miraflow sent an answer the bot did not understand: please try again later, "
                 "or tell a server admin if it keeps happening."
             )
-    status = f" (HTTP {error.status})" if error.status is not None else ""
+    # No server number: it tells a member nothing, and what to do is the same.
     return (
-        f"Miraflow could not handle that request{status}. Please try again later, "
+        "Miraflow could not handle that request. Please try again later, "
         "or tell a server admin if it keeps happening."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.jobs.models import JobState
+from bot.miraflow import MiraflowError
 
 
 class JobError(Exception):
@@ -36,6 +37,16 @@ class OutcomeUnknown(JobError):
     def __init__(self, job_id: int) -> None:
         super().__init__(f"job {job_id}: create call outcome unknown")
         self.job_id = job_id
+
+
+class CreateRefused(JobError):
+    """Miraflow refused the create call (a 4xx, a 429) or was never reached: nothing was
+    made and nothing charged. The job is marked failed; `error` is Miraflow's answer."""
+
+    def __init__(self, job_id: int, error: MiraflowError) -> None:
+        super().__init__(f"job {job_id}: create call refused: {error}")
+        self.job_id = job_id
+        self.error = error
 
 
 class NotYourJob(JobError):

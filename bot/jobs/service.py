@@ -3,7 +3,7 @@ and what to do at start-up with jobs a stop interrupted."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.jobs.clients import Clients, OneClient
 from bot.jobs.create_calls import send_create
 from bot.jobs.errors import (
+    CreateRefused,
     DailyLimitReached,
     NotCancellable,
     NothingToRepeat,
@@ -47,6 +48,11 @@ from bot.settings import IMAGE_TIMEOUT_DEFAULT, VIDEO_TIMEOUT_DEFAULT
 log = logging.getLogger(__name__)
 
 DAY = 24 * 60 * 60
+# Memory stays bounded whatever the number of requests with files (/edit, Edit image, Vary,
+# /speak with audio): only FILE_SLOTS of them hold their files at once (read, decoded off the
+# event loop, uploaded); the others wait, already deferred. One decode of the largest picture
+# and mask peaks near 200 MB; two at once would pass 300 MB (bench/edit_memory.py).
+FILE_SLOTS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,7 @@ class JobService:
         video_timeout: float = VIDEO_TIMEOUT_DEFAULT,
         look_for_unclear: Callable[[], None] = lambda: None,
         clients: Clients | None = None,
+        file_slot: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         self.store = store
         # A server with its own Miraflow key has its own client: uploads and create calls
@@ -113,6 +120,8 @@ class JobService:
         self._image_timeout = image_timeout
         self._video_timeout = video_timeout
         self._look_for_unclear = look_for_unclear  # an unclear video may yet be found
+        # Held from the read of a request's files to its last upload (see FILE_SLOTS).
+        self._file_slot = file_slot or asyncio.Semaphore(FILE_SLOTS)
 
     def check_quota(self, user_id: int, guild_id: int | None = None) -> None:
         """Raise TooManyActive, DailyLimitReached or ServerDailyLimitReached when the user
@@ -135,8 +144,7 @@ class JobService:
     async def start(
         self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
     ) -> Job:
-        """Check the quotas, then submit `request`."""
-        self.check_quota(origin.user_id, origin.guild_id)
+        """Submit `request` (its quotas are checked there)."""
         return await self.submit(origin, request, source=source)
 
     async def start_with_files(
@@ -144,17 +152,15 @@ class JobService:
         origin: Origin,
         read_files: ReadFiles,
         with_media: WithMedia,
-        *,
-        file_slot: AbstractAsyncContextManager[object] | None = None,
     ) -> Job:
         """Check the quotas, then (so a user over them costs nothing) read the files, upload
         them, and submit the request `with_media` makes of their Miraflow media ids.
 
-        `file_slot` (a semaphore, say) is held from the read to the last upload, so that a
-        caller can bound how many requests hold their files in memory at once.
+        The service's file slot is held from the read to the last upload, so that only
+        FILE_SLOTS requests hold their files in memory at once, whichever command sent them.
         """
         self.check_quota(origin.user_id, origin.guild_id)
-        async with file_slot or contextlib.nullcontext():
+        async with self._file_slot:
             media_ids = await self._read_and_upload(read_files, origin.guild_id)
         return await self.submit(origin, with_media(media_ids))
 
@@ -176,8 +182,13 @@ class JobService:
     async def submit(
         self, origin: Origin, request: JobRequest, *, source: JobSource = JobSource.COMMAND
     ) -> Job:
-        """Write the job's row, then send its create call exactly once (no quota check)."""
+        """Check the quotas, write the job's row, then send its create call exactly once.
+
+        Nothing awaits between the check and the row: requests that waited for the file
+        slot or their uploads cannot together pass a limit each of them was under.
+        """
         request = tag_name(request)  # so that an unclear video can be found by its name
+        self.check_quota(origin.user_id, origin.guild_id)
         job = self.store.create_job(
             kind=kind_of(request),
             user_id=origin.user_id,
@@ -194,7 +205,7 @@ class JobService:
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
                 self._refuse(job, exc)
-                raise
+                raise CreateRefused(job.id, exc) from exc
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
         except (MiraflowTimeoutError, ServerError) as exc:
@@ -202,9 +213,9 @@ class JobService:
             # what happened behind it): never resend it.
             self._mark_unknown(job, exc)
             raise OutcomeUnknown(job.id) from exc
-        except MiraflowError as exc:
+        except MiraflowError as exc:  # a 4xx or 429: Miraflow made nothing
             self._refuse(job, exc)
-            raise
+            raise CreateRefused(job.id, exc) from exc
         except BaseException as exc:
             self._mark_unknown(job, exc)
             raise

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -28,11 +29,17 @@ log = logging.getLogger(__name__)
 LOOK_INTERVAL = 60.0  # seconds (on the schedule's clock) between two looks
 
 
+# The tag `tag_name` ends a name with; a Re-roll's request still carries its original's.
+_TAG = re.compile(r"\s*#[0-9a-f]{8}$")
+
+
 def tag_name(request: JobRequest) -> JobRequest:
-    """A video request whose name is unique to its job, so the video can be found by it."""
+    """A video request whose name is unique to its job, so the video can be found by it
+    (an earlier job's tag replaced, so that re-rolled names do not grow)."""
     if isinstance(request, TextVideoRequest | AudioVideoRequest):
         tag = f"#{secrets.token_hex(4)}"
-        return dataclasses.replace(request, name=f"{request.name} {tag}".strip())
+        name = _TAG.sub("", request.name)
+        return dataclasses.replace(request, name=f"{name} {tag}".strip())
     return request
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import sys
 
 from tests.e2e.harness import bot_environment, running_bot
@@ -95,6 +96,21 @@ async def test_an_unwritable_store(fd, sim, tmp_path):
     }
     assert str(blocker) in lines[2]
     assert "Traceback" not in stderr
+
+
+async def test_a_new_store_is_created_private(fd, sim, tmp_path):
+    folder = tmp_path / "new" / "data"
+    store = folder / "jobs.sqlite3"
+    env = bot_environment(fd, sim, store)
+    _code, lines, stderr = await run_check(env, tmp_path)
+    assert verdicts(lines)["store"], (lines, stderr)
+    # The bot keeps the modes check gave them: they must be private from the start.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    files = [path for path in folder.glob("jobs.sqlite3*") if path.is_file()]
+    assert store in files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 async def test_commands_not_synced_since_they_changed(fd, sim, db_path, tmp_path):

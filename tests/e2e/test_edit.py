@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 
@@ -276,6 +277,29 @@ async def test_user_over_quota_costs_no_upload(fd, sim, db_path):
         assert sim.count(*MEDIA) == 0
         assert sim.count("POST", "/api/image/edit") == 0
         assert len(bot.store.recent_jobs(alice.id)) == 1
+
+
+async def test_six_edits_at_once_under_a_limit_of_three_start_three(fd, sim, db_path):
+    sim.config.image_seconds = (400.0, 400.0)  # 10 s of real time: all still running below
+    async with running_bot(fd, sim, db_path, MAX_ACTIVE_JOBS_PER_USER="3") as bot:
+        alice = fd.users.alice
+        invocations = await asyncio.gather(
+            *(
+                fd.invoke(
+                    "edit",
+                    {"prompt": f"variant {n}"},
+                    user=alice,
+                    attachments={"image": (f"cat{n}.png", png(), "image/png")},
+                )
+                for n in range(6)
+            )
+        )
+        answers = [(await fd.wait_for_response(i, timeout=15)).content for i in invocations]
+        assert sorted("Started job" in answer for answer in answers) == [False] * 3 + [True] * 3
+        refusals = [answer for answer in answers if "Started job" not in answer]
+        assert all("already have 3 jobs running" in answer for answer in refusals)
+        assert sim.count("POST", "/api/image/edit") == 3
+        assert len(bot.store.recent_jobs(alice.id)) == 3
 
 
 async def test_reroll_starts_a_new_edit_job_with_the_same_media(fd, sim, bot):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import random
 import re
+import threading
 
 from PIL import Image
 
+from bot import pictures
 from bot.jobs.job_requests import EditRequest, TextVideoRequest
 from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
 from bot.ui.forms import EXPIRED
@@ -194,3 +197,56 @@ async def test_a_form_of_an_unknown_kind_is_told_it_expired(fd, sim, db_path):
         answer = await fd.wait_for_response(submit, timeout=10)
         assert answer.ephemeral and answer.content == EXPIRED
         assert sim.count("POST", "/api") == 0
+
+
+class OverlapProbe:
+    """Wraps a function the bot runs in threads and notes the most calls running at once.
+    Each call stays inside until another one enters or WINDOW passes (a slow decode), so
+    that calls which may overlap do."""
+
+    WINDOW = 0.3
+
+    def __init__(self, function) -> None:
+        self._function = function
+        self._lock = threading.Lock()
+        self._overlap = threading.Event()
+        self.inside = 0
+        self.most = 0
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            self.inside += 1
+            self.calls += 1
+            self.most = max(self.most, self.inside)
+            if self.inside > 1:
+                self._overlap.set()
+        try:
+            self._overlap.wait(self.WINDOW)
+            return self._function(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+
+async def test_six_edit_image_submits_at_once_decode_one_picture_at_a_time(
+    fd, sim, db_path, monkeypatch
+):
+    decoding = OverlapProbe(pictures.checked_upload)
+    monkeypatch.setattr(pictures, "checked_upload", decoding)
+    async with running_bot(fd, sim, db_path, MAX_ACTIVE_JOBS_PER_USER="6"):
+        posted = await fd.post_message(
+            "", author=fd.users.bob, attachments=[("cat.png", png(), "image/png")]
+        )
+        modals = []
+        for _ in range(6):
+            inter = await fd.invoke_message_command("Edit image", posted, user=fd.users.alice)
+            modals.append(await fd.wait_for_modal(inter))
+        submits = await asyncio.gather(
+            *(fd.submit_modal(modal, {PROMPT: f"variant {n}"}) for n, modal in enumerate(modals))
+        )
+        answers = [await fd.wait_for_response(submit, timeout=15) for submit in submits]
+
+    assert all("Started job" in answer.content for answer in answers)
+    assert sim.count(*EDIT) == 6
+    assert (decoding.calls, decoding.most) == (6, 1)

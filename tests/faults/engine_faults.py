@@ -10,6 +10,9 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import bot.errors as bot_errors
+from bot.discord_side.words import STORE_UNWRITABLE
+from bot.jobs.log_limit import LogLimit
 from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
@@ -34,9 +37,11 @@ class LogLines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.lines: list[str] = []
+        self.tracebacks = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
+        self.tracebacks += record.exc_info is not None
 
 
 @contextlib.contextmanager
@@ -113,6 +118,33 @@ async def store_turns_read_only_as_results_are_posted(tmp_path: Path) -> None:
             assert len(results(fd)) == 3, "every result once, the first one included"
             recorded = {j.result_message_id for j in bot.store.recent_jobs(fd.users.alice.id)}
             assert recorded == {m.id for m in results(fd)}
+
+
+@contextlib.contextmanager
+def fresh_store_error_limit() -> Iterator[None]:
+    """The once-a-minute line, as in a process that has not logged it yet."""
+    before = bot_errors.STORE_ERRORS
+    bot_errors.STORE_ERRORS = LogLimit(60.0)
+    try:
+        yield
+    finally:
+        bot_errors.STORE_ERRORS = before
+
+
+async def store_unwritable_while_members_start_jobs(tmp_path: Path) -> None:
+    async with discord_and_miraflow() as (fd, sim):
+        async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
+            bot.store._db.execute("PRAGMA query_only = ON")  # SQLite's own switch
+            with error_lines("") as errors, fresh_store_error_limit():  # every logger
+                answers = [await imagine(fd, f"a lantern {n}") for n in range(5)]
+            bot.store._db.execute("PRAGMA query_only = OFF")
+            assert all(answer.ephemeral for answer in answers)
+            assert {answer.content for answer in answers} == {STORE_UNWRITABLE}
+            (line,) = errors.lines  # one a minute at most: the owner is told once
+            assert "the store cannot be written (attempt to write a readonly database)" in line
+            assert not errors.tracebacks
+            assert "Started job" in (await imagine(fd, "once it can be written")).content
+        assert sim.count(*CREATE_IMAGE) == 1
 
 
 # --- every terminal failure reaches a person ----------------------------------------------
@@ -251,8 +283,10 @@ async def create_answered_429(tmp_path: Path) -> None:
         async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
             answer = await imagine(fd, "too soon")
             assert answer.ephemeral and "try again" in answer.content
+            assert "Nothing was started, so nothing was charged." in answer.content
             assert "999" not in answer.content
             assert bot.store.get(1).state is JobState.FAILED
+            assert "Nothing was started" in bot.store.get(1).error
         assert sim.count(*CREATE_IMAGE) == 1
 
 

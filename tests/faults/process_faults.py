@@ -21,6 +21,7 @@ from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simul
 from bot.startup import wait_for_discord
 from tests.e2e.harness import SPEED, BotProcess, bot_environment, wait_until
 from tests.fakediscord import FakeDiscord
+from tests.pg import fresh_schema, server_url
 
 VOICE_WARNING = "voice will NOT be supported"
 
@@ -130,6 +131,34 @@ async def killed_bot_leaves_no_temp_files(tmp_path: Path) -> None:
             await wait_until(lambda: not left.parent.exists(), timeout=20)
             await fd.wait_for_message(lambda m: bool(m.files), timeout=30)
             assert await process.terminate() == 0
+
+
+async def killed_bot_on_postgresql_leaves_no_temp_files(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"  # the system's temp folder, for the bot (TMPDIR)
+    temp.mkdir()
+    with fresh_schema(server_url()) as schema:
+        async with discord_and_miraflow() as (fd, sim):
+            sim.config.download_mode = "stall"  # the result is half-downloaded when it dies
+            env = bot_environment(
+                fd, sim, tmp_path / "unused.sqlite3", DATABASE_URL=schema.url, TMPDIR=str(temp)
+            )
+            async with bot_process(env, tmp_path / "bot.log") as process:
+                await fd.wait_for_ready_client(timeout=20)
+                await fd.invoke("imagine", {"prompt": "cut short"}, user=fd.users.alice)
+                await wait_until(lambda: any(temp.glob("**/*.part")), timeout=30)
+                left = next(temp.glob("**/*.part"))
+                process.process.send_signal(9)
+                process.process.wait(timeout=10)
+                dead_folder = left.parent.parent  # <root>/<pid>, then the download's own
+                assert left.exists()
+                sim.config.download_mode = "normal"
+                process.start()
+                await wait_until(lambda: not dead_folder.exists(), timeout=20)
+                await fd.wait_for_message(lambda m: bool(m.files), timeout=30)
+                own = [path for path in dead_folder.parent.iterdir() if path.is_dir()]
+                assert [path.name for path in own] == [str(process.process.pid)]
+                assert await process.terminate() == 0
+    assert list(dead_folder.parent.iterdir()) == []  # its own folder and lock, removed
 
 
 def _closed_port() -> int:

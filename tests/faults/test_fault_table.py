@@ -110,6 +110,12 @@ FAULTS = [
         pf.killed_bot_leaves_no_temp_files,
     ),
     Fault(
+        "a bot on PostgreSQL killed (kill -9) in the middle of a download",
+        "remove the dead process's temp folder at the next start, then deliver the result",
+        "leave its .part files in a temp folder of its own for ever",
+        pf.killed_bot_on_postgresql_leaves_no_temp_files,
+    ),
+    Fault(
         "Discord refuses connections at start",
         "log one line per attempt and retry, 1 s, 2 s, ... up to 60 s apart",
         "print a traceback, or warn about voice support",
@@ -247,8 +253,14 @@ FAULTS = [
         endings.result_posted_nowhere,
     ),
     Fault(
+        "the store cannot be written while members start jobs",
+        "answer each with a short line (I can't save jobs right now), log one line a minute",
+        "log a traceback per command, or call Miraflow",
+        ef.store_unwritable_while_members_start_jobs,
+    ),
+    Fault(
         "a create call answered 429 with a huge Retry-After",
-        "fail it and say to try again",
+        "fail it, say that nothing was started (nor charged) and to try again",
         "send it again, or show the raw number",
         ef.create_answered_429,
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from bot.jobs.delivery import Delivery
 from bot.jobs.errors import (
+    CreateRefused,
     DailyLimitReached,
     NotCancellable,
     NothingToRepeat,
@@ -20,7 +22,7 @@ from bot.jobs.errors import (
     TooManyActive,
 )
 from bot.jobs.frontend import Outcome
-from bot.jobs.job_requests import EditRequest, FoundVideo, PictureRequest
+from bot.jobs.job_requests import EditRequest, FoundVideo, PictureRequest, TextVideoRequest
 from bot.jobs.models import JobKind, JobSource, JobState
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
@@ -28,6 +30,7 @@ from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import BadRequestError, MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from bot.miraflow.simulator.catalogue import STOCK_AVATARS, STOCK_VOICES
 from tests.jobs.fakes import RecordingFrontend
 
 SPEED = 200.0
@@ -44,16 +47,26 @@ async def engine(tmp_path):
             frontend = RecordingFrontend()
             delivery = Delivery(store, client, frontend)
             poller = Poller(store, client, delivery, frontend, PollerConfig(schedule=schedule))
-            service = JobService(
-                store,
-                client,
-                frontend,
-                quotas=Quotas(max_active=2, max_per_day=3),
-                wake_poller=poller.wake,
-                schedule=schedule,
-            )
+
+            def service_with(**options) -> JobService:
+                return JobService(
+                    store,
+                    client,
+                    frontend,
+                    quotas=Quotas(max_active=2, max_per_day=3),
+                    wake_poller=poller.wake,
+                    schedule=schedule,
+                    **options,
+                )
+
             poller.start()
-            yield SimpleNamespace(sim=sim, store=store, service=service, frontend=frontend)
+            yield SimpleNamespace(
+                sim=sim,
+                store=store,
+                service=service_with(),
+                service_with=service_with,
+                frontend=frontend,
+            )
             await poller.stop()
         store.close()
 
@@ -126,11 +139,15 @@ async def test_quotas_are_typed_refusals(engine):
         await engine.service.start(BOB, picture(23))
 
 
-async def test_a_refused_create_call_fails_the_row_and_raises_the_miraflow_error(engine):
+async def test_a_refused_create_call_fails_the_row_and_raises_it_with_the_miraflow_error(
+    engine,
+):
     engine.sim.fail_next(1, path_prefix="/api/image/generate", status=400)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(CreateRefused) as caught:
         await engine.service.start(ALICE, picture(9))
+    assert isinstance(caught.value.error, BadRequestError)
     (job,) = engine.store.recent_jobs(ALICE.user_id)
+    assert caught.value.job_id == job.id
     assert job.state is JobState.FAILED and job.error == "words for refused"
 
 
@@ -173,11 +190,10 @@ async def test_the_file_slot_spans_the_read_and_the_uploads_not_the_create_call(
         slot.note("read")
         return [png_file(), png_file()]
 
-    job = await engine.service.start_with_files(
+    job = await engine.service_with(file_slot=slot).start_with_files(
         ALICE,
         read_files,
         lambda media_ids: EditRequest.of(picture(13), media_ids),
-        file_slot=slot,
     )
 
     assert slot.events == [("enter", 0, 0), ("read", 0, 0), ("exit", 2, 0)]
@@ -196,11 +212,10 @@ async def test_a_user_over_the_quota_never_takes_a_file_slot(engine):
         return [png_file()]
 
     with pytest.raises(TooManyActive):
-        await engine.service.start_with_files(
+        await engine.service_with(file_slot=slot).start_with_files(
             ALICE,
             read_files,
             lambda media_ids: EditRequest.of(picture(16), media_ids),
-            file_slot=slot,
         )
     assert slot.events == []
     assert engine.sim.count("POST", "/api/media") == 0
@@ -225,6 +240,18 @@ async def test_a_reroll_repeats_the_request_with_a_new_seed_for_whoever_asks(eng
 
     assert again.user_id == BOB.user_id and again.source is JobSource.REROLL
     assert again.request.prompt == "a kite 11" and again.request.seed is not None
+
+
+async def test_a_rerolled_video_carries_one_tag_of_its_own_not_one_more(engine):
+    avatar, voice = STOCK_AVATARS[0], STOCK_VOICES[0]
+    speech = TextVideoRequest(avatar_id=avatar.id, voice_id=voice.id, text="hi", name="hello")
+    original = await engine.service.start(ALICE, speech)
+    again = await engine.service.reroll(BOB, original.id)
+
+    names = [job.params["name"] for job in engine.sim.created_jobs("video")]
+    assert [job.request.name for job in (original, again)] == names
+    assert all(re.fullmatch(r"hello #[0-9a-f]{8}", name) for name in names), names
+    assert names[0] != names[1]
 
 
 async def test_a_found_video_costs_nothing_and_cannot_be_rerolled(engine):

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 import bot.jobs.store.tuning as tuning
 from bot.jobs.store.checkpoint import WalCheckpointer
 from bot.jobs.store.migrations import migrate
+from bot.jobs.store.private_files import create_private_file, make_private_folder
 from bot.jobs.store.sql_base import Params, Row, SqlRows
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ class Connection(SqlRows):
         self.path = str(path)
         in_memory = self.path == ":memory:"
         if not in_memory:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_folder(Path(self.path).parent)
+            create_private_file(Path(self.path))
         # isolation_level=None: the driver opens no implicit transactions; a single statement
         # is its own transaction, and multi-statement calls use `write_transaction`.
         conn = sqlite3.connect(
