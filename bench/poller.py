@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from bot.jobs.service import JobService, Quotas
 from bot.jobs.status import StatusBoard
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
-from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from tests.fakediscord import FakeDiscord
 
 FIXED_INTERVALS = (1.0, 2.0, 3.0, 5.0, 10.0)
@@ -102,6 +103,9 @@ class SilentStatusBoard:
         return True
 
 
+Disturbance = Callable[[MiraflowSimulator, float], Awaitable[None]]
+
+
 @dataclass
 class Arrival:
     at: float  # simulated seconds after the start
@@ -145,20 +149,38 @@ async def run_phase(
     ceiling: float,
     settle: float | None,
     post: bool = False,
+    *,
+    model: str = "default",
+    rate_limit: float | None = None,
+    disturb: Disturbance | None = None,
 ) -> dict[str, Any]:
-    """Run the real poller over these arrivals; return per-job records and call times."""
-    config = SimulatorConfig(speed=speed, seed=seed)
+    """Run the real poller over these arrivals; return per-job records and call times.
+
+    `disturb(sim, started)` runs beside it (a fault: an outage, ...); `rate_limit` is the
+    server's limit in calls per simulated second, with a Retry-After of one simulated second.
+    """
+    config = SimulatorConfig(
+        speed=speed,
+        seed=seed,
+        progress_model=model,
+        rate_limit_per_second=rate_limit,
+        retry_after=1.0 / speed,
+    )
     async with run_simulator(config) as sim, contextlib.AsyncExitStack() as stack:
         folder = tempfile.mkdtemp(prefix="bench-poller-")
         store = JobStore(Path(folder) / "jobs.sqlite3")
         sent: list[tuple[float, str, str]] = []
+        answers: list[tuple[float, str, int | None]] = []
         async with (
-            aiohttp.ClientSession(trace_configs=[request_recorder(sent)]) as session,
+            aiohttp.ClientSession(
+                trace_configs=[request_recorder(sent), answer_recorder(answers)]
+            ) as session,
             MiraflowClient(sim.api_key, base_url=sim.base_url, session=session) as client,
         ):
             avatar = (await client.list_avatars())[0].id
             voice = (await client.list_voices())[0].id
             sent.clear()
+            answers.clear()
             schedule = Schedule(speed)
             channel_id, guild_id = 1, 1
             if post:
@@ -181,6 +203,7 @@ async def run_phase(
             )
             poller.start()
             started = time.time()
+            disturbing = asyncio.create_task(disturb(sim, started)) if disturb else None
             submissions = []
             for n, arrival in enumerate(arrivals_list):
                 delay = started + arrival.at / speed - time.time()
@@ -205,6 +228,9 @@ async def run_phase(
             else:
                 await asyncio.sleep(settle / speed)
             await poller.stop(grace=1.0)
+            if disturbing is not None:
+                disturbing.cancel()
+                await asyncio.gather(disturbing, return_exceptions=True)
             finished = time.time()
             records = []
             for job in jobs:
@@ -216,6 +242,8 @@ async def run_phase(
                         "kind": "video" if job.kind.makes_video else "image",
                         "miraflow_id": job.miraflow_job_id,
                         "duration": sim_job.duration,
+                        "created": (sim_job.created_at - started) * speed,
+                        "done": (sim_job.complete_at - started) * speed,
                         "lag": None if handed is None else (handed - sim_job.complete_at) * speed,
                         "state": final.state.value if final else None,
                     }
@@ -227,8 +255,16 @@ async def run_phase(
                 for at, method, path in sent
                 if method == "GET" and STATUS_PATH.match(path)
             ]
+            attempts = [at for at, _method, path in sent if path.startswith("/api/")]
         store.close()
-    return {"records": records, "calls": calls, "started": started, "finished": finished}
+    return {
+        "records": records,
+        "calls": calls,
+        "attempts": attempts,
+        "answers": answers,
+        "started": started,
+        "finished": finished,
+    }
 
 
 def request_recorder(sent: list[tuple[float, str, str]]) -> aiohttp.TraceConfig:
@@ -239,6 +275,21 @@ def request_recorder(sent: list[tuple[float, str, str]]) -> aiohttp.TraceConfig:
 
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_start)
+    return trace
+
+
+def answer_recorder(answers: list[tuple[float, str, int | None]]) -> aiohttp.TraceConfig:
+    """Notes the time, path and status of every answer (None: no answer, a failed connection)."""
+
+    async def on_end(_session: Any, _context: Any, params: Any) -> None:
+        answers.append((time.time(), params.url.path, params.response.status))
+
+    async def on_error(_session: Any, _context: Any, params: Any) -> None:
+        answers.append((time.time(), params.url.path, None))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_end)
+    trace.on_request_exception.append(on_error)
     return trace
 
 
@@ -347,7 +398,24 @@ async def main() -> None:
         action="store_true",
         help="deliver for real (download, then post to a fake Discord): lag up to the post",
     )
+    parser.add_argument("--model", help="one progress model, with fixed pollers on its jobs")
+    parser.add_argument("--fault", help="outage-refused, outage-503 or limit-429")
     args = parser.parse_args()
+    if args.model or args.fault:
+        from bench import scenarios
+
+        jobs = args.jobs if args.jobs != 1000 else 200
+        if args.model:
+            figures = await scenarios.run_model(
+                args.model, jobs, args.speed, args.ceiling, args.seed
+            )
+        else:
+            figures = await scenarios.run_fault(
+                args.fault, jobs, args.speed, args.ceiling, args.seed
+            )
+        print(json.dumps(figures, indent=1))
+        print(json.dumps(figures))
+        return
 
     rng = random.Random(args.seed)
     plan = arrivals(args.jobs, args.window, args.image_share, rng)
