@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.jobs.delivery import Delivery
+from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import Job, JobState
+from bot.jobs.pacing import PRIORITY, RETRY_AFTER_CAP, Pacer
 from bot.jobs.requests import fetch_status
 from bot.jobs.schedule import Schedule
 from bot.jobs.status import StatusBoard
@@ -29,9 +29,12 @@ from bot.miraflow import (
     AuthenticationError,
     JobStatus,
     MiraflowClient,
+    MiraflowConnectionError,
     MiraflowError,
+    MiraflowTimeoutError,
     NotFoundError,
     RateLimitedError,
+    ServerError,
 )
 from bot.ui.progress import KIND_LABELS
 
@@ -41,6 +44,15 @@ MAX_IDLE_WAIT = 60.0
 MAX_NOT_FOUND = 3
 MAX_DELIVERY_ATTEMPTS = 8
 WAITING = frozenset({JobState.QUEUED, JobState.WORKING})
+# A job whose status call failed for a passing reason (the pacer waits out outages) is asked
+# again within this many seconds, not after a backoff of its own.
+TRANSIENT = (MiraflowConnectionError, MiraflowTimeoutError, ServerError, RateLimitedError)
+TRANSIENT_RETRY_CAP = 5.0
+# Durations of finished jobs are read again from the store after this many completions, or
+# this many seconds.
+LEARN_EVERY = 20
+LEARN_INTERVAL = 60.0
+MAX_TRACKED = 1000  # readings of more jobs than this: forget those no longer waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,48 +62,6 @@ class PollerConfig:
     image_timeout: float = 1800.0
     video_timeout: float = 7200.0
     schedule: Schedule = Schedule()
-
-
-class RateLimiter:
-    """At most `rate` calls in any one-second window, spread evenly rather than in bursts."""
-
-    def __init__(
-        self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
-        self._interval = 1.0 / (rate * speed)
-        self._per_window = max(1, math.floor(rate))
-        self._window = 1.02 / speed  # a little slack for the time requests take to arrive
-        self._clock = clock
-        self._next_slot = 0.0
-        self._recent: deque[float] = deque()
-        self._urgent_waiting = 0
-
-    async def acquire(self, *, urgent: bool = True) -> None:
-        """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
-        watches for its end) lets every urgent one waiting go first."""
-        if urgent:
-            self._urgent_waiting += 1
-        try:
-            while True:
-                now = self._clock()
-                slot = max(now, self._next_slot)
-                if len(self._recent) >= self._per_window:
-                    slot = max(slot, self._recent[0] + self._window)
-                if not urgent and self._urgent_waiting:
-                    slot = max(slot, now + self._interval)
-                if slot <= now:
-                    break
-                if urgent:
-                    self._next_slot = max(self._next_slot, slot)
-                await asyncio.sleep(slot - now)
-        finally:
-            if urgent:
-                self._urgent_waiting -= 1
-        self._next_slot = now + self._interval
-        self._recent.append(now)
-        while len(self._recent) > self._per_window:
-            self._recent.popleft()
 
 
 class Poller:
@@ -110,7 +80,11 @@ class Poller:
         self._status = status
         self._config = config
         self._clock = clock
-        self._limiter = RateLimiter(config.calls_per_second, config.schedule.speed)
+        self._pacer = Pacer(config.calls_per_second, config.schedule.speed)
+        client.pace_with(self._pacer)
+        self._readings: dict[int, list[Reading]] = {}
+        self._completions = LEARN_EVERY  # learn at the first dispatch
+        self._learned_at = 0.0
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
@@ -160,7 +134,21 @@ class Poller:
                 log.exception("poller loop error; going on")
                 await asyncio.sleep(1.0)
 
+    def _learn_if_due(self) -> None:
+        now = self._clock()
+        speed = self._config.schedule.speed
+        if self._completions < LEARN_EVERY and now - self._learned_at < LEARN_INTERVAL / speed:
+            return
+        self._completions, self._learned_at = 0, now
+        for videos in (False, True):
+            self._config.schedule.learn(videos, self._store.recent_durations(videos))
+        if len(self._readings) > MAX_TRACKED:
+            waiting = {job.id for job in self._store.jobs_in_states(WAITING)}
+            for job_id in [j for j in self._readings if j not in waiting]:
+                del self._readings[job_id]
+
     async def _dispatch_due(self) -> None:
+        self._learn_if_due()
         if self._clock() >= self._paused_until:
             self._start_sweep_if_due()
         while True:
@@ -190,12 +178,13 @@ class Poller:
             self._sweep_task = asyncio.create_task(self._run_sweep(), name="video-sweep")
 
     async def _run_sweep(self) -> None:
-        await self._limiter.acquire()
+        PRIORITY.set("poll")
         try:
             finished = await self._sweep.run()
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
+        self._completions += len(finished)
         for job in finished:
             if job.id not in self._running:  # else it is still due once its poll ends
                 self._start_handling(job)
@@ -252,13 +241,16 @@ class Poller:
             )
 
     async def _poll(self, job: Job) -> None:
-        await self._limiter.acquire(urgent=not (job.kind.makes_video and self._sweep.active))
+        PRIORITY.set("progress" if job.kind.makes_video and self._sweep.active else "poll")
         try:
             status = await fetch_status(self._client, job)
         except MiraflowError as exc:
             await self._on_poll_error(job, exc)
             return
         polls = job.polls + 1
+        if status.failed or status.complete:
+            self._readings.pop(job.id, None)
+            self._completions += 1
         if status.failed:
             await self._fail(job, status, polls)
         elif status.complete:
@@ -277,7 +269,10 @@ class Poller:
             return  # cancelled while we asked
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
-        delay = self._config.schedule.next(job.kind, progress, elapsed)
+        readings = self._readings.setdefault(job.id, [])
+        readings.append(Reading(elapsed, status.progress))
+        del readings[:-MAX_READINGS]
+        delay = self._config.schedule.next(job.kind, readings)
         if job.kind.makes_video and self._sweep.active:
             delay = max(delay, self._config.schedule.swept_video())
         self._store.update(
@@ -305,15 +300,24 @@ class Poller:
             if self._store.set_state(job.id, JobState.FAILED, error=error, only_from=WAITING):
                 await self._tell(job, f"sorry, Miraflow lost job #{job.id}. Please try again.")
             return
-        if isinstance(exc, RateLimitedError) and exc.retry_after:
-            self._paused_until = max(self._paused_until, self._clock() + exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            retry_after = min(retry_after, RETRY_AFTER_CAP)
+        if isinstance(exc, RateLimitedError) and retry_after:
+            self._paused_until = max(self._paused_until, self._clock() + retry_after)
         level = logging.ERROR if isinstance(exc, AuthenticationError) else logging.INFO
         log.log(level, "job %s: status call failed: %s", job.id, exc)
-        self._reschedule_after_error(job, getattr(exc, "retry_after", None))
+        self._reschedule_after_error(job, retry_after, transient=isinstance(exc, TRANSIENT))
 
-    def _reschedule_after_error(self, job: Job, retry_after: float | None) -> None:
+    def _reschedule_after_error(
+        self, job: Job, retry_after: float | None, *, transient: bool = False
+    ) -> None:
         attempts = job.attempts + 1
         delay = self._config.schedule.backoff(attempts, retry_after)
+        if transient:
+            delay = min(
+                delay, max(TRANSIENT_RETRY_CAP / self._config.schedule.speed, retry_after or 0)
+            )
         self._store.update(job.id, attempts=attempts, next_poll_at=self._clock() + delay)
 
     async def _deliver(self, job: Job, status: JobStatus | None) -> None:

@@ -329,6 +329,17 @@ class JobStore:
             [JobState.QUEUED.value, JobState.WORKING.value, JobKind(kind).value],
         )
 
+    def recent_durations(self, videos: bool, limit: int = 200) -> list[float]:
+        """Seconds from submission to completion of the latest completed jobs: videos, or
+        every other kind. Not indexed: the poller asks now and then, not per poll."""
+        rows = self._db.execute(
+            "SELECT completed_at - submitted_at FROM jobs"
+            f" WHERE kind {'=' if videos else '!='} ? AND completed_at IS NOT NULL"
+            " AND submitted_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
+            [JobKind.VIDEO.value, limit],
+        ).fetchall()
+        return [float(row[0]) for row in rows]
+
     def jobs_in_states(self, states: Collection[JobState]) -> list[Job]:
         """Every job in one of `states`, oldest first. Not indexed: for start-up, not hot paths."""
         wanted = [JobState(s).value for s in states]

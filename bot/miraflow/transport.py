@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -42,6 +42,15 @@ T = TypeVar("T")
 _RETRYABLE = (MiraflowConnectionError, MiraflowTimeoutError, RateLimitedError, ServerError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _REDACTED = "[redacted]"
+
+
+class AttemptPacer(Protocol):
+    """Told of every HTTP attempt to Miraflow's origin, retries included: `acquire` before
+    it leaves (True: it is a probe), `report` once its status (None: no answer) is known."""
+
+    async def acquire(self) -> bool: ...
+
+    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None: ...
 
 
 class MiraflowTransport:
@@ -82,6 +91,7 @@ class MiraflowTransport:
         self._backoff_cap = backoff_cap
         self._retry_after_cap = retry_after_cap
         self._chunk_size = chunk_size
+        self.pacer: AttemptPacer | None = None
 
     @property
     def base_url(self) -> str:
@@ -219,8 +229,11 @@ class MiraflowTransport:
         is logged at DEBUG as method, path, status and duration, never headers or queries.
         """
         session = self.ensure_session()
+        pacer = self.pacer if url.origin() == self._origin else None
+        probe = await pacer.acquire() if pacer is not None else False
         started = time.monotonic()
         outcome = "no answer"
+        response: aiohttp.ClientResponse | None = None
         try:
             response = await self._send(session, method, url, timeout, send_key, headers, kwargs)
             outcome = str(response.status)
@@ -246,6 +259,10 @@ class MiraflowTransport:
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
+            if pacer is not None:
+                status = response.status if response is not None else None
+                wait = parse_retry_after(response.headers.get("Retry-After")) if response else None
+                pacer.report(probe, status, wait)
 
     async def _send(
         self,

@@ -1,0 +1,132 @@
+"""How long a job still needs, from what it has reported and from the jobs seen before.
+
+Nothing here assumes the shape of Miraflow's progress bar. From a job's readings (progress
+at a known elapsed time) the rate is taken between the first sightings of its last two
+progress values, so a bar that moves in steps or stalls is measured from step to step; the
+end is then expected when the bar would reach 100 %, and no sooner than one step before.
+A job that shows no progress at all is polled at an even spacing between the earliest and the
+latest durations seen for its kind, which is what keeps the 95th percentile of lag low for the
+fewest calls when nothing but the elapsed time is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Readings kept per job: enough to see its last two progress values.
+MAX_READINGS = 16
+# Durations of finished jobs kept per kind, and how many are needed before they are used.
+MAX_DURATIONS = 500
+MIN_DURATIONS = 10
+# A bar is erratic when it moves JUMP_FACTOR times more (or less) than its rate said, give or
+# take JUMP_SLACK percent.
+JUMP_FACTOR = 3.0
+JUMP_SLACK = 12.0
+# Two rates agree when the faster is at most STEADY_RATIO times the slower.
+STEADY_RATIO = 1.5
+# The rate is measured over the last RATE_WINDOW progress values once they agree.
+RATE_WINDOW = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    elapsed: float  # seconds since the job was submitted
+    progress: int | None  # percent; None when the status carried none
+
+
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """Seconds a job probably still needs: `centre`, and `soonest` allowing for the size of
+    the bar's last step (a bar in 10 % steps may reach the end a whole step early)."""
+
+    soonest: float
+    centre: float
+    single: bool = False  # from a single progress value (the rate is a guess)
+    steady: bool = False  # the last two rates measured agree
+    per_percent: float = 0.0  # seconds per percent, at the last measured rate
+    level_since: float = 0.0  # when the bar first showed its current value
+    span: float = 0.0  # the seconds the rate was measured over
+
+
+def remaining(readings: Sequence[Reading]) -> Remaining | None:
+    """What the readings say of the time left; None when no progress has been shown."""
+    firsts: list[Reading] = []  # the first reading of each higher progress value
+    start = 0.0  # the last moment the bar still showed nothing
+    for reading in readings:
+        shown = reading.progress or 0
+        if shown <= 0:
+            if not firsts:
+                start = reading.elapsed
+            continue
+        if not firsts or shown > (firsts[-1].progress or 0):
+            firsts.append(reading)
+    if not firsts:
+        return None
+    latest, now = firsts[-1], readings[-1].elapsed
+    level = latest.progress or 0
+    steady = False
+    if len(firsts) >= 2:
+        step = level - (firsts[-2].progress or 0)
+        span = latest.elapsed - firsts[-2].elapsed
+        if len(firsts) >= 3:
+            # The rate over the last few values, steadier than one step sampled by polls.
+            first = firsts[-min(len(firsts), RATE_WINDOW)]
+            wide_step, wide_span = level - (first.progress or 0), latest.elapsed - first.elapsed
+            rates = sorted((step / max(span, 1e-9), wide_step / max(wide_span, 1e-9)))
+            steady = rates[1] <= STEADY_RATIO * rates[0]
+            if steady:  # the wide rate, over the last step
+                span = step * wide_span / wide_step
+    else:
+        step, span = level, latest.elapsed - start
+    if level >= 100:
+        return Remaining(0.0, 0.0)
+    per_percent = max(span, 0.0) / step
+    since = now - latest.elapsed
+    centre = (100 - level) * per_percent - since
+    soonest = (100 - level - step) * per_percent - since
+    return Remaining(
+        max(soonest, 0.0),
+        max(centre, 0.0),
+        len(firsts) < 2,
+        steady,
+        per_percent,
+        latest.elapsed,
+        span,
+    )
+
+
+def erratic(readings: Sequence[Reading]) -> bool:
+    """Whether the bar has moved unlike any rate it showed: jumped far ahead of it, or stood
+    still far longer. Such a bar says little of the end, and is better not trusted."""
+    for n in range(2, len(readings)):
+        before = remaining(readings[:n])
+        now, last = readings[n], readings[n - 1]
+        if before is None or before.per_percent <= 0 or now.progress is None:
+            continue
+        # From when the bar first showed the value it still showed before this reading.
+        expected = (now.elapsed - before.level_since) / before.per_percent
+        moved = now.progress - (last.progress or 0)
+        if moved > JUMP_FACTOR * expected + JUMP_SLACK:
+            return True
+        if moved < expected / JUMP_FACTOR - JUMP_SLACK:
+            return True
+    return False
+
+
+class Durations:
+    """Durations of finished jobs of one kind, in seconds, sorted."""
+
+    def __init__(self, values: Sequence[float] = ()) -> None:
+        self._sorted = sorted(v for v in values if v > 0)[-MAX_DURATIONS:]
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    @property
+    def known(self) -> bool:
+        return len(self._sorted) >= MIN_DURATIONS
+
+    def quantile(self, q: float) -> float:
+        index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
+        return self._sorted[index]
