@@ -11,6 +11,7 @@ fewest calls when nothing but the elapsed time is known.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,16 @@ MAX_READINGS = 16
 # Durations of finished jobs kept per kind, and how many are needed before they are used.
 MAX_DURATIONS = 500
 MIN_DURATIONS = 10
+# Share of its duration at which a finished job showed each progress value: kept per value,
+# pooled over CURVE_POOL values either side, used from CURVE_MIN samples on.
+CURVE_KEEP = 60
+CURVE_POOL = 2
+CURVE_MIN = 12
+# The quantiles of those shares that make the "soonest" and the "centre" estimates.
+CURVE_SOONEST, CURVE_CENTRE = 0.95, 0.5
+# The curve is loose (bars of that kind say little) when, at a value, the CURVE_LOOSE quantile
+# of the shares is over CURVE_SPREAD times the opposite quantile.
+CURVE_LOOSE, CURVE_SPREAD = 0.95, 2.5
 # A bar is erratic when it moves JUMP_FACTOR times more (or less) than its rate said, give or
 # take JUMP_SLACK percent.
 JUMP_FACTOR = 3.0
@@ -130,3 +141,44 @@ class Durations:
     def quantile(self, q: float) -> float:
         index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
         return self._sorted[index]
+
+
+class Curve:
+    """How far into its duration a job of one kind is when its bar shows a value, learned
+    from the readings of finished jobs: the bar's shape, whatever it is."""
+
+    def __init__(self) -> None:
+        self._shares: list[deque[float]] = [deque(maxlen=CURVE_KEEP) for _ in range(100)]
+
+    def learn(self, readings: Sequence[Reading], duration: float) -> None:
+        if duration <= 0:
+            return
+        for reading in readings:
+            if reading.progress is not None and 0 < reading.progress < 100:
+                self._shares[reading.progress].append(min(reading.elapsed / duration, 1.0))
+
+    def shares(self, progress: int) -> list[float]:
+        """The shares seen at about `progress` percent, sorted; empty if too few."""
+        low, high = max(progress - CURVE_POOL, 1), min(progress + CURVE_POOL, 99)
+        pooled = sorted(share for level in range(low, high + 1) for share in self._shares[level])
+        return pooled if len(pooled) >= CURVE_MIN else []
+
+
+def remaining_by_curve(readings: Sequence[Reading], curve: Curve) -> Remaining | None:
+    """The time left if this job follows the shape of the bars of the jobs before it; None
+    when its bar shows nothing, or when too few jobs showed this value."""
+    latest = readings[-1]
+    if latest.progress is None or not 0 < latest.progress < 100 or latest.elapsed <= 0:
+        return None
+    shares = curve.shares(latest.progress)
+    if not shares:
+        return None
+
+    def left(q: float) -> float:
+        return max(latest.elapsed / max(share(q), 1e-3) - latest.elapsed, 0.0)
+
+    def share(q: float) -> float:
+        return shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
+
+    steady = share(CURVE_LOOSE) <= CURVE_SPREAD * share(1.0 - CURVE_LOOSE)
+    return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady)

@@ -184,10 +184,18 @@ class Poller:
         except MiraflowError as exc:
             log.info("video sweep failed: %s", exc)
             return
-        self._completions += len(finished)
         for job in finished:
+            self._finished(job, complete=True)
             if job.id not in self._running:  # else it is still due once its poll ends
                 self._start_handling(job)
+
+    def _finished(self, job: Job, *, complete: bool) -> None:
+        """Forget a job's readings; a complete job's teach the schedule its kind's curve."""
+        readings = self._readings.pop(job.id, None)
+        self._completions += 1
+        if complete and readings:
+            took = self._clock() - (job.submitted_at or job.created_at)
+            self._config.schedule.learn_curve(job.kind, readings, took)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
@@ -249,8 +257,7 @@ class Poller:
             return
         polls = job.polls + 1
         if status.failed or status.complete:
-            self._readings.pop(job.id, None)
-            self._completions += 1
+            self._finished(job, complete=status.complete)
         if status.failed:
             await self._fail(job, status, polls)
         elif status.complete:

@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.jobs.estimate import Durations, Reading, erratic, remaining
+from bot.jobs.estimate import Curve, Durations, Reading, erratic, remaining, remaining_by_curve
 from bot.jobs.models import JobKind
 
 
@@ -73,13 +73,19 @@ def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
     return policy.tail + policy.quiet_growth * max(0.0, elapsed - seen.quantile(LONGEST))
 
 
-def next_poll_delay(kind: JobKind, readings: Sequence[Reading], seen: Durations) -> float:
-    """How long to wait before the next status call of a job that is not done yet."""
+def next_poll_delay(
+    kind: JobKind, readings: Sequence[Reading], seen: Durations, curve: Curve | None = None
+) -> float:
+    """How long to wait before the next status call of a job that is not done yet: by the
+    shape of the bars of finished jobs (`curve`) once known, else by this bar's own rate."""
     policy = policy_for(kind)
-    left = remaining(readings)
-    if left is not None and erratic(readings):
-        # A bar that jumps or stalls says little of the end: poll as if it said nothing,
-        # but a video that has shown progress is past its queue: at the tail spacing.
+    own = remaining(readings)
+    by_curve = remaining_by_curve(readings, curve) if curve is not None else None
+    left = own if own is not None and own.steady else by_curve or own
+    loose = left is by_curve and by_curve is not None and not by_curve.steady
+    if loose or (left is own and own is not None and erratic(readings)):
+        # Bars of this kind say little of their end, or this one jumps or stalls: poll as if
+        # it said nothing; but a video that shows progress is past its queue: at the tail.
         delay = policy.tail if kind.makes_video else quiet_delay(kind, readings[-1].elapsed, seen)
     elif left is None:
         delay = quiet_delay(kind, readings[-1].elapsed, seen)
@@ -117,9 +123,14 @@ class Learned:
     def __init__(self) -> None:
         self.images = Durations()
         self.videos = Durations()
+        self.image_curve = Curve()
+        self.video_curve = Curve()
 
     def of(self, kind: JobKind) -> Durations:
         return self.videos if kind.makes_video else self.images
+
+    def curve_of(self, kind: JobKind) -> Curve:
+        return self.video_curve if kind.makes_video else self.image_curve
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +153,18 @@ class Schedule:
         else:
             self.learned.images = known
 
+    def learn_curve(self, kind: JobKind, readings: Sequence[Reading], duration: float) -> None:
+        """What the bar of a job that has just finished showed along the way."""
+        scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
+        self.learned.curve_of(kind).learn(scaled, duration * self.speed)
+
     def first(self, kind: JobKind) -> float:
         return first_poll_delay(kind, self.learned.of(kind)) / self.speed
 
     def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
-        return next_poll_delay(kind, scaled, self.learned.of(kind)) / self.speed
+        learned = self.learned
+        return next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind)) / self.speed
 
     def swept_video(self) -> float:
         """The next status call of a video whose end a sweep will notice."""

@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from bot.jobs.estimate import Durations, Reading
+from bot.jobs.estimate import Curve, Durations, Reading
 from bot.jobs.models import JobKind
 from bot.jobs.schedule import first_poll_delay, next_poll_delay
 from bot.miraflow.simulator import SimulatorConfig
@@ -35,7 +35,10 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(0.95 * len(ordered)) - 1))]
 
 
-def bot_outcome(jobs: list[SimJob], kind: JobKind, seen: Durations) -> Outcome:
+def bot_outcome(
+    jobs: list[SimJob], kind: JobKind, seen: Durations, curve: Curve | None = None
+) -> Outcome:
+    """The schedule on these jobs; `curve` (if any) learns from each job once it is done."""
     calls, lags = [], []
     for job in jobs:
         t, n, readings = first_poll_delay(kind, seen), 0, []
@@ -45,7 +48,9 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, seen: Durations) -> Outcome:
             if status.is_terminal:
                 break
             readings.append(Reading(t, status.progress))
-            t += next_poll_delay(kind, readings, seen)
+            t += next_poll_delay(kind, readings, seen, curve)
+        if curve is not None:
+            curve.learn(readings, t)
         calls.append(n)
         lags.append(t - job.duration)
     return Outcome(sum(calls) / len(calls), p95(lags))
