@@ -221,7 +221,9 @@ async def run_phase(
                         )
                     )
                 )
-            jobs = await asyncio.gather(*submissions)
+            # A create call fails in an outage, as it would for a member: that job never was.
+            submitted = await asyncio.gather(*submissions, return_exceptions=True)
+            jobs = [job for job in submitted if isinstance(job, Job)]
             if settle is None:
                 while store.pending_count():
                     await asyncio.sleep(0.05)
@@ -258,6 +260,7 @@ async def run_phase(
             attempts = [at for at, _method, path in sent if path.startswith("/api/")]
         store.close()
     return {
+        "refused": len(submitted) - len(jobs),
         "records": records,
         "calls": calls,
         "attempts": attempts,

@@ -191,6 +191,7 @@ async def run_fault(fault: str, jobs: int, speed: float, ceiling: float, seed: i
         noticed_after_end_p95=round(percentile(after, 95), 2) if after else math.nan,
         noticed_after_end_max=round(max(after), 2) if after else math.nan,
         undelivered=sum(1 for r in phase["records"] if r["lag"] is None),
+        creates_refused=phase["refused"],
         targets="<= 1 call/s on average after 5 s, never over the ceiling; p95 <= 5 s",
     )
     return figures
