@@ -114,6 +114,11 @@ class Pacer:
     def rate(self) -> float:
         return self._limiter.rate
 
+    @property
+    def paused_until(self) -> float:
+        """Until when a Retry-After holds every attempt back (on the pacer's clock)."""
+        return self._paused_until
+
     async def acquire(self) -> bool:
         """Wait until an attempt may leave; True if it is the outage's probe."""
         priority = PRIORITY.get()
