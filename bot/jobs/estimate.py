@@ -34,6 +34,9 @@ CURVE_LOOSE, CURVE_SPREAD = 0.95, 2.5
 # take JUMP_SLACK percent.
 JUMP_FACTOR = 3.0
 JUMP_SLACK = 12.0
+# Only the last ERRATIC_MEMORY readings are judged: a bar that went on steadily since is
+# trusted again (a fast climb that turned into a crawl, say).
+ERRATIC_MEMORY = MAX_READINGS
 # Two rates agree when the faster is at most STEADY_RATIO times the slower.
 STEADY_RATIO = 1.5
 # The rate is measured over the last RATE_WINDOW progress values once they agree.
@@ -110,7 +113,7 @@ def remaining(readings: Sequence[Reading]) -> Remaining | None:
 def erratic(readings: Sequence[Reading]) -> bool:
     """Whether the bar has moved unlike any rate it showed: jumped far ahead of it, or stood
     still far longer. Such a bar says little of the end, and is better not trusted."""
-    for n in range(2, len(readings)):
+    for n in range(max(2, len(readings) - ERRATIC_MEMORY), len(readings)):
         before = remaining(readings[:n])
         now, last = readings[n], readings[n - 1]
         if before is None or before.per_percent <= 0 or now.progress is None:

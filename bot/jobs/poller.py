@@ -48,10 +48,6 @@ WAITING = frozenset({JobState.QUEUED, JobState.WORKING})
 # again within this many seconds, not after a backoff of its own.
 TRANSIENT = (MiraflowConnectionError, MiraflowTimeoutError, ServerError, RateLimitedError)
 TRANSIENT_RETRY_CAP = 5.0
-# Durations of finished jobs are read again from the store after this many completions, or
-# this many seconds.
-LEARN_EVERY = 20
-LEARN_INTERVAL = 60.0
 MAX_TRACKED = 1000  # readings of more jobs than this: forget those no longer waiting
 
 
@@ -83,8 +79,7 @@ class Poller:
         self._pacer = Pacer(config.calls_per_second, config.schedule.speed)
         client.pace_with(self._pacer)
         self._readings: dict[int, list[Reading]] = {}
-        self._completions = LEARN_EVERY  # learn at the first dispatch
-        self._learned_at = 0.0
+        self._learned_from_store = False
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
@@ -135,13 +130,10 @@ class Poller:
                 await asyncio.sleep(1.0)
 
     def _learn_if_due(self) -> None:
-        now = self._clock()
-        speed = self._config.schedule.speed
-        if self._completions < LEARN_EVERY and now - self._learned_at < LEARN_INTERVAL / speed:
-            return
-        self._completions, self._learned_at = 0, now
-        for videos in (False, True):
-            self._config.schedule.learn(videos, self._store.recent_durations(videos))
+        if not self._learned_from_store:  # a start; the jobs finished from now on do better
+            self._learned_from_store = True
+            for videos in (False, True):
+                self._config.schedule.learn(videos, self._store.recent_durations(videos))
         if len(self._readings) > MAX_TRACKED:
             waiting = {job.id for job in self._store.jobs_in_states(WAITING)}
             for job_id in [j for j in self._readings if j not in waiting]:
@@ -190,12 +182,11 @@ class Poller:
                 self._start_handling(job)
 
     def _finished(self, job: Job, *, complete: bool) -> None:
-        """Forget a job's readings; a complete job's teach the schedule its kind's curve."""
-        readings = self._readings.pop(job.id, None)
-        self._completions += 1
-        if complete and readings:
+        """Forget a job's readings; a complete job teaches the schedule of its kind."""
+        readings = self._readings.pop(job.id, [])
+        if complete:
             took = self._clock() - (job.submitted_at or job.created_at)
-            self._config.schedule.learn_curve(job.kind, readings, took)
+            self._config.schedule.learn_finished(job.kind, readings, took)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()

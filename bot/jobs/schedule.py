@@ -10,10 +10,19 @@ progress at all.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.jobs.estimate import Curve, Durations, Reading, erratic, remaining, remaining_by_curve
+from bot.jobs.estimate import (
+    MAX_DURATIONS,
+    Curve,
+    Durations,
+    Reading,
+    erratic,
+    remaining,
+    remaining_by_curve,
+)
 from bot.jobs.models import JobKind
 
 
@@ -46,6 +55,15 @@ SINGLE_READING_SHARE = 0.5
 # Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
 SHORTEST, LONGEST = 0.01, 0.95
 
+# An image that shows nothing before any duration is known: spacing as a share of its age.
+COLD_GROWTH = 0.1
+# The first poll is judged over FIRST_WINDOW jobs: when over FIRST_LATE of them are done at
+# it, it comes FIRST_STEP times sooner (down to FIRST_SCALE_MIN); under FIRST_EARLY, later.
+FIRST_WINDOW = 10
+FIRST_LATE, FIRST_EARLY = 0.85, 0.5
+FIRST_STEP = 0.8
+FIRST_SCALE_MIN = 0.3
+
 ERROR_BACKOFF_BASE = 2.0
 ERROR_BACKOFF_CAP = 300.0
 
@@ -54,12 +72,12 @@ def policy_for(kind: JobKind) -> PollPolicy:
     return VIDEO_POLICY if kind.makes_video else IMAGE_POLICY
 
 
-def first_poll_delay(kind: JobKind, seen: Durations) -> float:
-    """After the create call: just after the shortest jobs of this kind end."""
+def first_poll_delay(kind: JobKind, seen: Durations, scale: float = 1.0) -> float:
+    """After the create call: just after the shortest jobs of this kind end (`scale`: see
+    `Learned.first_scale`)."""
     policy = policy_for(kind)
-    if not seen.known:
-        return policy.first
-    return max(seen.quantile(SHORTEST) + policy.tail, policy.floor)
+    planned = policy.first if not seen.known else seen.quantile(SHORTEST) + policy.tail
+    return max(planned * scale, policy.floor)
 
 
 def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
@@ -67,8 +85,10 @@ def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
     policy = policy_for(kind)
     if seen.known and elapsed < seen.quantile(SHORTEST):
         return seen.quantile(SHORTEST) - elapsed
-    if kind.makes_video or not seen.known:
+    if kind.makes_video:
         return max(policy.tail, policy.quiet_growth * elapsed)
+    if not seen.known:  # nothing learned yet: about the tail, slowly wider
+        return max(policy.tail, COLD_GROWTH * elapsed)
     # An even spacing while most jobs end (a fixed poller's lag for fewer calls), then wider.
     return policy.tail + policy.quiet_growth * max(0.0, elapsed - seen.quantile(LONGEST))
 
@@ -118,19 +138,59 @@ def backoff_delay(
 
 
 class Learned:
-    """Durations of finished jobs, image kinds and videos apart, on the schedule's clock."""
+    """What finished jobs have taught, image kinds and videos apart, on the schedule's clock:
+    their durations, their progress curve, and how the first poll fares."""
 
     def __init__(self) -> None:
         self.images = Durations()
         self.videos = Durations()
         self.image_curve = Curve()
         self.video_curve = Curve()
+        self._samples = {
+            False: deque[float](maxlen=MAX_DURATIONS),
+            True: deque(maxlen=MAX_DURATIONS),
+        }
+        # The first poll, as a share of what the durations suggest: lowered while most jobs
+        # are already done at it (then their durations are only known to be shorter).
+        self.first_scale = {False: 1.0, True: 1.0}
+        self._firsts = {False: deque[bool](maxlen=FIRST_WINDOW), True: deque(maxlen=FIRST_WINDOW)}
 
     def of(self, kind: JobKind) -> Durations:
         return self.videos if kind.makes_video else self.images
 
     def curve_of(self, kind: JobKind) -> Curve:
         return self.video_curve if kind.makes_video else self.image_curve
+
+    def set_durations(self, videos: bool, durations: Sequence[float]) -> None:
+        self._samples[videos].clear()
+        self._samples[videos].extend(durations)
+        self._refresh(videos)
+
+    def note(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
+        """A job found complete `took` seconds after it was submitted."""
+        videos = kind.makes_video
+        self.curve_of(kind).learn(readings, took)
+        last_seen_working = readings[-1].elapsed if readings else 0.0
+        self._samples[videos].append((last_seen_working + took) / 2)
+        self._refresh(videos)
+        firsts = self._firsts[videos]
+        firsts.append(not readings)
+        if len(firsts) == FIRST_WINDOW:
+            late = sum(firsts) / FIRST_WINDOW
+            scale = self.first_scale[videos]
+            if late > FIRST_LATE:
+                scale = max(scale * FIRST_STEP, FIRST_SCALE_MIN)
+            elif late < FIRST_EARLY:
+                scale = min(scale / FIRST_STEP, 1.0)
+            self.first_scale[videos] = scale
+            firsts.clear()
+
+    def _refresh(self, videos: bool) -> None:
+        known = Durations(self._samples[videos])
+        if videos:
+            self.videos = known
+        else:
+            self.images = known
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,19 +207,20 @@ class Schedule:
     learned: Learned = field(default_factory=Learned, compare=False)
 
     def learn(self, videos: bool, durations: Sequence[float]) -> None:
-        known = Durations([d * self.speed for d in durations])
-        if videos:
-            self.learned.videos = known
-        else:
-            self.learned.images = known
+        """Durations of jobs finished before (from the store): a start, until the poller's
+        own findings replace them."""
+        self.learned.set_durations(videos, [d * self.speed for d in durations])
 
-    def learn_curve(self, kind: JobKind, readings: Sequence[Reading], duration: float) -> None:
-        """What the bar of a job that has just finished showed along the way."""
+    def learn_finished(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
+        """A job found complete `took` seconds after it was submitted, and what its bar
+        showed along the way."""
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
-        self.learned.curve_of(kind).learn(scaled, duration * self.speed)
+        self.learned.note(kind, scaled, took * self.speed)
 
     def first(self, kind: JobKind) -> float:
-        return first_poll_delay(kind, self.learned.of(kind)) / self.speed
+        learned = self.learned
+        scale = learned.first_scale[kind.makes_video]
+        return first_poll_delay(kind, learned.of(kind), scale) / self.speed
 
     def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]

@@ -10,9 +10,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from bot.jobs.estimate import Curve, Durations, Reading
+from bot.jobs.estimate import Reading
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import first_poll_delay, next_poll_delay
+from bot.jobs.schedule import Learned, first_poll_delay, next_poll_delay
 from bot.miraflow.simulator import SimulatorConfig
 from bot.miraflow.simulator.jobs import SimJob, new_job
 
@@ -35,13 +35,13 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(0.95 * len(ordered)) - 1))]
 
 
-def bot_outcome(
-    jobs: list[SimJob], kind: JobKind, seen: Durations, curve: Curve | None = None
-) -> Outcome:
-    """The schedule on these jobs; `curve` (if any) learns from each job once it is done."""
+def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned) -> Outcome:
+    """The schedule on these jobs, one after the other, each teaching `learned` once done."""
     calls, lags = [], []
     for job in jobs:
-        t, n, readings = first_poll_delay(kind, seen), 0, []
+        seen, curve = learned.of(kind), learned.curve_of(kind)
+        t = first_poll_delay(kind, seen, learned.first_scale[kind.makes_video])
+        n, readings = 0, []
         while True:
             n += 1
             status = job.status_at(t)
@@ -49,8 +49,7 @@ def bot_outcome(
                 break
             readings.append(Reading(t, status.progress))
             t += next_poll_delay(kind, readings, seen, curve)
-        if curve is not None:
-            curve.learn(readings, t)
+        learned.note(kind, readings, t)
         calls.append(n)
         lags.append(t - job.duration)
     return Outcome(sum(calls) / len(calls), p95(lags))

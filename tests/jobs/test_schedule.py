@@ -9,8 +9,11 @@ from bot.jobs.estimate import Durations, Reading, erratic, remaining
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import RateLimiter
 from bot.jobs.schedule import (
+    FIRST_STEP,
+    FIRST_WINDOW,
     IMAGE_POLICY,
     VIDEO_POLICY,
+    Learned,
     Schedule,
     backoff_delay,
     first_poll_delay,
@@ -106,6 +109,19 @@ def test_durations_learned_on_a_faster_clock_are_scaled_to_it():
     assert fast.learned.images.quantile(0.0) == pytest.approx(20.0)
     assert fast.first(JobKind.IMAGE) == pytest.approx((20.0 + IMAGE_POLICY.tail) / 10)
     assert not fast.learned.videos.known
+
+
+def test_the_first_poll_comes_sooner_while_most_jobs_are_done_at_it():
+    learned = Learned()
+    for _ in range(FIRST_WINDOW):  # found done at the first poll, 4 s in
+        learned.note(JobKind.IMAGE, [], 4.0)
+    assert learned.first_scale[False] == pytest.approx(FIRST_STEP)
+    for _ in range(FIRST_WINDOW):  # seen working first, done later
+        learned.note(JobKind.IMAGE, [Reading(3.0, 50)], 4.0)
+    assert learned.first_scale[False] == pytest.approx(1.0)
+    assert learned.first_scale[True] == 1.0
+    # Durations are taken half-way between the last sight of the job working and its end.
+    assert learned.images.quantile(1.0) == pytest.approx(3.5)
 
 
 async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_second():
