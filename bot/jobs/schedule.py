@@ -38,7 +38,7 @@ class PollPolicy:
     quiet_growth: float  # while nothing shows progress: spacing as a share of the elapsed time
 
 
-IMAGE_POLICY = PollPolicy(first=4.0, floor=0.5, ceiling=30.0, tail=1.5, lead=0.8, quiet_growth=0.25)
+IMAGE_POLICY = PollPolicy(first=4.0, floor=0.5, ceiling=30.0, tail=1.5, lead=0.8, quiet_growth=0.1)
 VIDEO_POLICY = PollPolicy(
     first=20.0, floor=2.0, ceiling=120.0, tail=7.0, lead=0.8, quiet_growth=0.5
 )
@@ -53,7 +53,7 @@ SWEPT_VIDEO_INTERVAL = 90.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
 # Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
-SHORTEST, LONGEST = 0.01, 0.95
+SHORTEST, LONGEST = 0.01, 0.98
 
 # An image that shows nothing before any duration is known: spacing as a share of its age.
 COLD_GROWTH = 0.1

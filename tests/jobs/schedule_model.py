@@ -35,9 +35,10 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(0.95 * len(ordered)) - 1))]
 
 
-def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned) -> Outcome:
-    """The schedule on these jobs, one after the other, each teaching `learned` once done."""
-    calls, lags = [], []
+def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: int = 20) -> Outcome:
+    """The schedule on these jobs, one after the other; each teaches `learned` once the
+    `overlap` jobs after it have started (as when that many run at once)."""
+    calls, lags, finished = [], [], []
     for job in jobs:
         seen, curve = learned.of(kind), learned.curve_of(kind)
         t = first_poll_delay(kind, seen, learned.first_scale[kind.makes_video])
@@ -49,9 +50,13 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned) -> Outcome:
                 break
             readings.append(Reading(t, status.progress))
             t += next_poll_delay(kind, readings, seen, curve)
-        learned.note(kind, readings, t)
+        finished.append((readings, t))
+        if len(finished) > overlap:
+            learned.note(kind, *finished.pop(0))
         calls.append(n)
         lags.append(t - job.duration)
+    for done in finished:
+        learned.note(kind, *done)
     return Outcome(sum(calls) / len(calls), p95(lags))
 
 
