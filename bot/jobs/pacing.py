@@ -40,6 +40,7 @@ RETRY_AFTER_DEFAULT = 1.0
 SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after a 429
 RECOVERY = 0.02  # calls per second regained per second without a 429
 MIN_RATE = 0.5
+MAX_DEFER = 3.0  # seconds a call that is not urgent lets urgent ones go first
 
 
 class RateLimiter:
@@ -67,13 +68,16 @@ class RateLimiter:
         watches for its end) lets every urgent one waiting go first."""
         if urgent:
             self._urgent_waiting += 1
+        # A call that can wait does so for a few seconds at most: under a steady stream of
+        # urgent calls it would otherwise wait forever (and hold its job with it).
+        patience = self._clock() + MAX_DEFER / self._speed
         try:
             while True:
                 now = self._clock()
                 slot = max(now, self._next_slot)
                 if len(self._recent) >= self._per_window:
                     slot = max(slot, self._recent[0] + self._window)
-                if not urgent and self._urgent_waiting:
+                if not urgent and self._urgent_waiting and now < patience:
                     slot = max(slot, now + self._interval)
                 if slot <= now:
                     break
