@@ -1,7 +1,8 @@
 """The gate every HTTP attempt to Miraflow passes through, retries included.
 
 - A ceiling: at most `rate` attempts in any one-second window, spread evenly.
-- Retry-After: after a 429 no attempt leaves before it has passed (capped at a minute).
+- Retry-After: after a 429 no attempt of the poller leaves before it has passed (capped
+  at a minute); a call a member waits on is not held.
 - A server-side limit: on a 429 the rate drops just under what the server let through in
   the last second, then creeps back up to the ceiling while no 429 comes.
 - An outage: after OUTAGE_AFTER failed attempts in a row (no connection, or a 5xx) the
@@ -129,7 +130,8 @@ class Pacer:
         probe = False
         while True:
             now = self._clock()
-            if now < self._paused_until:
+            # A member's call is not held a minute: a 429 of its own is told to them.
+            if now < self._paused_until and priority != "user":
                 await self._wait(self._paused_until - now)
                 continue
             if not self.down:
