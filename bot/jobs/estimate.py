@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Readings kept per job: enough to see its last two progress values.
-MAX_READINGS = 16
+MAX_READINGS = 64
 # Durations of finished jobs kept per kind, and how many are needed before they are used.
 MAX_DURATIONS = 500
 MIN_DURATIONS = 10

@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from bot.jobs.estimate import Reading
+from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import JobKind
 from bot.jobs.schedule import Learned, first_poll_delay, next_poll_delay
 from bot.miraflow.simulator import SimulatorConfig
@@ -49,6 +49,7 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: in
             if status.is_terminal:
                 break
             readings.append(Reading(t, status.progress))
+            del readings[:-MAX_READINGS]  # as many as the poller keeps
             t += next_poll_delay(kind, readings, seen, curve)
         finished.append((readings, t))
         if len(finished) > overlap:
