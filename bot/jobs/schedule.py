@@ -56,7 +56,7 @@ SINGLE_READING_SHARE = 0.5
 SHORTEST, LONGEST = 0.01, 0.98
 
 # An image that shows nothing before any duration is known: spacing as a share of its age.
-COLD_GROWTH = 0.1
+COLD_GROWTH = 0.02
 # The first poll is judged over FIRST_WINDOW jobs: when over FIRST_LATE of them are done at
 # it, it comes FIRST_STEP times sooner (down to FIRST_SCALE_MIN); under FIRST_EARLY, later.
 FIRST_WINDOW = 10
