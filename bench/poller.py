@@ -1,6 +1,8 @@
 """How fast results reach users, and how many Miraflow calls it costs.
 
     python bench/poller.py --jobs 1000
+    python bench/poller.py --model NAME   # one progress model: see bench/scenarios.py
+    python bench/poller.py --fault NAME   # outage-refused, outage-503, limit-429
 
 The bot's real poller (with its real store and Miraflow client) follows a mix of image
 jobs (8-40 s) and video jobs (1-10 min) that arrive over time on the simulator's scaled
