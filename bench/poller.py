@@ -36,7 +36,6 @@ import re
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,8 @@ import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.calls import answer_recorder, calls_per_job, percentile, request_recorder
+from bench.fixed import peak_per_second
 from bot.jobs.delivery import Delivery
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
@@ -63,14 +64,6 @@ CEILING = 10.0  # Miraflow calls per (simulated) second: the bot's default
 # Status calls: an image job, a video job's status, the list of finished videos (a sweep).
 # Downloads of results are not status calls.
 STATUS_PATH = re.compile(r"^/api/(image/[^/]+|video/[^/]+/status|videos)$")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 class RecordingDelivery:
@@ -272,59 +265,6 @@ async def run_phase(
     }
 
 
-def request_recorder(sent: list[tuple[float, str, str]]) -> aiohttp.TraceConfig:
-    """Notes the time, method and path of every request the client starts."""
-
-    async def on_start(_session: Any, _context: Any, params: Any) -> None:
-        sent.append((time.time(), params.method, params.url.path))
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_start)
-    return trace
-
-
-def answer_recorder(answers: list[tuple[float, str, int | None]]) -> aiohttp.TraceConfig:
-    """Notes the time, path and status of every answer (None: no answer, a failed connection)."""
-
-    async def on_end(_session: Any, _context: Any, params: Any) -> None:
-        answers.append((time.time(), params.url.path, params.response.status))
-
-    async def on_error(_session: Any, _context: Any, params: Any) -> None:
-        answers.append((time.time(), params.url.path, None))
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_end.append(on_end)
-    trace.on_request_exception.append(on_error)
-    return trace
-
-
-def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:
-    by_id = Counter()
-    shared = 0
-    for _, path in calls:
-        if path == "/api/videos":
-            shared += 1
-            continue
-        by_id[path.split("/")[3]] += 1
-    videos = [r for r in records if r["kind"] == "video"]
-    share = shared / len(videos) if videos else 0.0
-    for record in records:
-        own = by_id[record["miraflow_id"]]
-        record["calls"] = own + (share if record["kind"] == "video" else 0.0)
-
-
-def max_calls_per_second(calls: list[tuple[float, str]], speed: float) -> float:
-    """The most calls in any window of one simulated second."""
-    times = sorted(t for t, _ in calls)
-    window = 1.0 / speed
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - window:
-            start += 1
-        most = max(most, end - start + 1)
-    return float(most)
-
-
 def fixed_poller(durations: list[float], interval: float) -> tuple[float, float, float]:
     """Mean calls, p95 lag and max lag of a poller that asks every `interval` seconds."""
     calls, lags = [], []
@@ -436,7 +376,9 @@ async def main() -> None:
     for kind in ("image", "video"):
         figures[kind] = summarise(phase["records"], kind)
         print_kind(kind, figures[kind])
-    figures["max_calls_per_second"] = max_calls_per_second(phase["calls"], args.speed)
+    figures["max_calls_per_second"] = float(
+        peak_per_second([t * args.speed for t, _ in phase["calls"]])
+    )
     print(
         f"\nmost calls in one second: {figures['max_calls_per_second']:.0f} "
         f"(ceiling {args.ceiling:g})"
@@ -446,7 +388,9 @@ async def main() -> None:
         burst = [Arrival(0.0, a.kind) for a in plan]
         print(f"\nphase 2: {len(burst)} jobs in flight at once, 120 s ...")
         heavy = await run_phase(burst, args.speed, args.seed + 1, args.ceiling, settle=120.0)
-        figures["burst_max_calls_per_second"] = max_calls_per_second(heavy["calls"], args.speed)
+        figures["burst_max_calls_per_second"] = float(
+            peak_per_second([t * args.speed for t, _ in heavy["calls"]])
+        )
         print(
             f"most calls in one second with {len(burst)} pending: "
             f"{figures['burst_max_calls_per_second']:.0f} (ceiling {args.ceiling:g})"

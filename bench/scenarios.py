@@ -14,8 +14,9 @@ import random
 import time
 from typing import Any
 
+from bench.calls import calls_per_job, percentile
 from bench.fixed import Timeline, peak_per_second, run_fixed
-from bench.poller import Arrival, Disturbance, calls_per_job, percentile, run_phase
+from bench.poller import Arrival, Disturbance, run_phase
 from bot.jobs.models import JobKind
 from bot.miraflow.simulator import MiraflowSimulator
 
