@@ -259,7 +259,8 @@ class MiraflowTransport:
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
-            if pacer is not None:
+            # (An attempt cancelled before any outcome is neither a success nor a failure.)
+            if pacer is not None and (outcome != "no answer" or probe):
                 status = response.status if response is not None else None
                 wait = parse_retry_after(response.headers.get("Retry-After")) if response else None
                 pacer.report(probe, status, wait)
