@@ -196,6 +196,8 @@ class MiraflowTransport:
                     raise
                 delay = self._delay_before_retry(retries, error)
                 retries += 1
+                if self.pacer is not None and not isinstance(error, RateLimitedError):
+                    delay = 0.0  # the pacer spaces attempts, and probes a Miraflow that is down
                 log.debug(
                     "%s failed (%s); retry %d/%d in %.2f s",
                     what,
