@@ -1,10 +1,11 @@
 """When to poll a job next: pure functions of what is known about it.
 
 No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through most of the
-time a job's own readings say it still needs, then polls at the kind's `tail` spacing (its
-lag target) around the likely end. Durations of finished jobs, learned per kind, place the
-first poll just after the shortest jobs end and space the polls of a job that shows no
-progress at all.
+time a job still needs, by the shape of the bars of finished jobs of its kind once learned
+(or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
+target) around the likely end. A bar that jumps or stalls, or a kind whose bars say little,
+is polled as if silent. Durations of finished jobs, learned per kind, place the first poll
+just after the shortest jobs end and space the polls of a silent job evenly.
 """
 
 from __future__ import annotations
