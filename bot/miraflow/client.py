@@ -32,7 +32,7 @@ from bot.miraflow.constants import (
 )
 from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
-from bot.miraflow.transport import CallObserver, MiraflowTransport
+from bot.miraflow.transport import AttemptPacer, CallObserver, MiraflowTransport
 
 
 class MiraflowClient:
@@ -87,6 +87,10 @@ class MiraflowClient:
     @property
     def base_url(self) -> str:
         return self._http.base_url
+
+    def pace_with(self, pacer: AttemptPacer | None) -> None:
+        """Let `pacer` hold and hear of every HTTP attempt to Miraflow, retries included."""
+        self._http.pacer = pacer
 
     def __repr__(self) -> str:
         state = "closed" if self._http.closed else "open"
