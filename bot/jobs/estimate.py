@@ -230,6 +230,7 @@ def expected_left(progress: int | None, elapsed: float, curve: Curve) -> float |
         return by_curve.centre
     return max(elapsed / nominal_share(min(progress, 99)) - elapsed, 0.0)
 
+
 # -- the time left shown in status messages ------------------------------------------------
 
 MIN_SAMPLES = 3  # no estimate until this many jobs of the kind have finished

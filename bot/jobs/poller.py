@@ -83,7 +83,7 @@ class Poller:
         # delivery use); the client of a job's server (its own key, or the bot's).
         self._pacers = pacers or Pacers(config.calls_per_second, config.schedule.speed)
         self._client = self._pacers.pace(client)
-        self.clients = PacedClients(clients or OneClient(client), self._pacers)
+        self._clients = PacedClients(clients or OneClient(client), self._pacers)
         # Which jobs are this process's to handle: all (`OneProcess`), or those it claims.
         self._jobs = jobs if jobs is not None else OneProcess(store)
         self._frontend = frontend
@@ -253,7 +253,7 @@ class Poller:
             await tell(self._frontend, expired, notice)
 
     async def _poll(self, job: Job) -> None:
-        client = self.clients.for_guild(job.guild_id)
+        client = self._clients.for_guild(job.guild_id)
         # A swept video's own status call goes after the others (the sweep sees its end).
         PRIORITY.set("progress" if self._swept(job) else "poll")
         try:
@@ -306,7 +306,7 @@ class Poller:
         """A video whose end the sweep notices: the sweep lists the bot's key's videos only."""
         if not (job.kind.makes_video and self._sweep.active):
             return False
-        return self.clients.for_guild(job.guild_id) is self._client
+        return self._clients.for_guild(job.guild_id) is self._client
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
         notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)
