@@ -1,6 +1,8 @@
 """How fast results reach users, and how many Miraflow calls it costs.
 
     python bench/poller.py --jobs 1000
+    python bench/poller.py --model NAME   # one progress model: see bench/scenarios.py
+    python bench/poller.py --fault NAME   # outage-refused, outage-503, limit-429
 
 The bot's real poller (with its real store and Miraflow client) follows a mix of image
 jobs (8-40 s) and video jobs (1-10 min) that arrive over time on the simulator's scaled
@@ -34,7 +36,7 @@ import re
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.calls import answer_recorder, calls_per_job, percentile, request_recorder
+from bench.fixed import peak_per_second
 from bot.discord_side.frontend import DiscordFrontend
 from bot.discord_side.status import StatusBoard
 from bot.jobs.delivery import Delivery
@@ -55,7 +59,7 @@ from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
-from bot.miraflow.simulator import SimulatorConfig, run_simulator
+from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from tests.fakediscord import FakeDiscord
 
 FIXED_INTERVALS = (1.0, 2.0, 3.0, 5.0, 10.0)
@@ -63,14 +67,6 @@ CEILING = 10.0  # Miraflow calls per (simulated) second: the bot's default
 # Status calls: an image job, a video job's status, the list of finished videos (a sweep).
 # Downloads of results are not status calls.
 STATUS_PATH = re.compile(r"^/api/(image/[^/]+|video/[^/]+/status|videos)$")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 class RecordingDelivery:
@@ -113,6 +109,9 @@ class SilentFrontend:
         self, job: Job, result: ResultFile, fresh_link: FreshLink
     ) -> Posted | None:
         return None
+
+
+Disturbance = Callable[[MiraflowSimulator, float], Awaitable[None]]
 
 
 @dataclass
@@ -160,20 +159,38 @@ async def run_phase(
     ceiling: float,
     settle: float | None,
     post: bool = False,
+    *,
+    model: str = "default",
+    rate_limit: float | None = None,
+    disturb: Disturbance | None = None,
 ) -> dict[str, Any]:
-    """Run the real poller over these arrivals; return per-job records and call times."""
-    config = SimulatorConfig(speed=speed, seed=seed)
+    """Run the real poller over these arrivals; return per-job records and call times.
+
+    `disturb(sim, started)` runs beside it (a fault: an outage, ...); `rate_limit` is the
+    server's limit in calls per simulated second, with a Retry-After of one simulated second.
+    """
+    config = SimulatorConfig(
+        speed=speed,
+        seed=seed,
+        progress_model=model,
+        rate_limit_per_second=rate_limit,
+        retry_after=1.0 / speed,
+    )
     async with run_simulator(config) as sim, contextlib.AsyncExitStack() as stack:
         folder = tempfile.mkdtemp(prefix="bench-poller-")
         store = JobStore(Path(folder) / "jobs.sqlite3")
         sent: list[tuple[float, str, str]] = []
+        answers: list[tuple[float, str, int | None]] = []
         async with (
-            aiohttp.ClientSession(trace_configs=[request_recorder(sent)]) as session,
+            aiohttp.ClientSession(
+                trace_configs=[request_recorder(sent), answer_recorder(answers)]
+            ) as session,
             MiraflowClient(sim.api_key, base_url=sim.base_url, session=session) as client,
         ):
             avatar = (await client.list_avatars())[0].id
             voice = (await client.list_voices())[0].id
             sent.clear()
+            answers.clear()
             schedule = Schedule(speed)
             channel_id, guild_id = 1, 1
             if post:
@@ -197,6 +214,7 @@ async def run_phase(
             )
             poller.start()
             started = time.time()
+            disturbing = asyncio.create_task(disturb(sim, started)) if disturb else None
             submissions = []
             for n, arrival in enumerate(arrivals_list):
                 delay = started + arrival.at / speed - time.time()
@@ -210,13 +228,18 @@ async def run_phase(
                         )
                     )
                 )
-            jobs = await asyncio.gather(*submissions)
+            # A create call fails in an outage, as it would for a member: that job never was.
+            submitted = await asyncio.gather(*submissions, return_exceptions=True)
+            jobs = [job for job in submitted if isinstance(job, Job)]
             if settle is None:
                 while store.pending_count():
                     await asyncio.sleep(0.05)
             else:
                 await asyncio.sleep(settle / speed)
             await poller.stop(grace=1.0)
+            if disturbing is not None:
+                disturbing.cancel()
+                await asyncio.gather(disturbing, return_exceptions=True)
             finished = time.time()
             records = []
             for job in jobs:
@@ -228,6 +251,8 @@ async def run_phase(
                         "kind": "video" if job.kind.makes_video else "image",
                         "miraflow_id": job.miraflow_job_id,
                         "duration": sim_job.duration,
+                        "created": (sim_job.created_at - started) * speed,
+                        "done": (sim_job.complete_at - started) * speed,
                         "lag": None if handed is None else (handed - sim_job.complete_at) * speed,
                         "state": final.state.value if final else None,
                     }
@@ -239,46 +264,17 @@ async def run_phase(
                 for at, method, path in sent
                 if method == "GET" and STATUS_PATH.match(path)
             ]
+            attempts = [at for at, _method, path in sent if path.startswith("/api/")]
         store.close()
-    return {"records": records, "calls": calls, "started": started, "finished": finished}
-
-
-def request_recorder(sent: list[tuple[float, str, str]]) -> aiohttp.TraceConfig:
-    """Notes the time, method and path of every request the client starts."""
-
-    async def on_start(_session: Any, _context: Any, params: Any) -> None:
-        sent.append((time.time(), params.method, params.url.path))
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_start)
-    return trace
-
-
-def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:
-    by_id = Counter()
-    shared = 0
-    for _, path in calls:
-        if path == "/api/videos":
-            shared += 1
-            continue
-        by_id[path.split("/")[3]] += 1
-    videos = [r for r in records if r["kind"] == "video"]
-    share = shared / len(videos) if videos else 0.0
-    for record in records:
-        own = by_id[record["miraflow_id"]]
-        record["calls"] = own + (share if record["kind"] == "video" else 0.0)
-
-
-def max_calls_per_second(calls: list[tuple[float, str]], speed: float) -> float:
-    """The most calls in any window of one simulated second."""
-    times = sorted(t for t, _ in calls)
-    window = 1.0 / speed
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - window:
-            start += 1
-        most = max(most, end - start + 1)
-    return float(most)
+    return {
+        "refused": len(submitted) - len(jobs),
+        "records": records,
+        "calls": calls,
+        "attempts": attempts,
+        "answers": answers,
+        "started": started,
+        "finished": finished,
+    }
 
 
 def fixed_poller(durations: list[float], interval: float) -> tuple[float, float, float]:
@@ -359,7 +355,24 @@ async def main() -> None:
         action="store_true",
         help="deliver for real (download, then post to a fake Discord): lag up to the post",
     )
+    parser.add_argument("--model", help="one progress model, with fixed pollers on its jobs")
+    parser.add_argument("--fault", help="outage-refused, outage-503 or limit-429")
     args = parser.parse_args()
+    if args.model or args.fault:
+        from bench import scenarios
+
+        jobs = args.jobs if args.jobs != 1000 else 200
+        if args.model:
+            figures = await scenarios.run_model(
+                args.model, jobs, args.speed, args.ceiling, args.seed
+            )
+        else:
+            figures = await scenarios.run_fault(
+                args.fault, jobs, args.speed, args.ceiling, args.seed
+            )
+        print(json.dumps(figures, indent=1))
+        print(json.dumps(figures))
+        return
 
     rng = random.Random(args.seed)
     plan = arrivals(args.jobs, args.window, args.image_share, rng)
@@ -375,7 +388,9 @@ async def main() -> None:
     for kind in ("image", "video"):
         figures[kind] = summarise(phase["records"], kind)
         print_kind(kind, figures[kind])
-    figures["max_calls_per_second"] = max_calls_per_second(phase["calls"], args.speed)
+    figures["max_calls_per_second"] = float(
+        peak_per_second([t * args.speed for t, _ in phase["calls"]])
+    )
     print(
         f"\nmost calls in one second: {figures['max_calls_per_second']:.0f} "
         f"(ceiling {args.ceiling:g})"
@@ -385,7 +400,9 @@ async def main() -> None:
         burst = [Arrival(0.0, a.kind) for a in plan]
         print(f"\nphase 2: {len(burst)} jobs in flight at once, 120 s ...")
         heavy = await run_phase(burst, args.speed, args.seed + 1, args.ceiling, settle=120.0)
-        figures["burst_max_calls_per_second"] = max_calls_per_second(heavy["calls"], args.speed)
+        figures["burst_max_calls_per_second"] = float(
+            peak_per_second([t * args.speed for t, _ in heavy["calls"]])
+        )
         print(
             f"most calls in one second with {len(burst)} pending: "
             f"{figures['burst_max_calls_per_second']:.0f} (ceiling {args.ceiling:g})"

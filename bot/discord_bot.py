@@ -25,8 +25,10 @@ from bot.guild_clients import MiraflowClients
 from bot.guild_keys import GuildKeys
 from bot.guild_settings import GuildSettings
 from bot.jobs.claims import job_source_for
+from bot.jobs.clients import PacedClients
 from bot.jobs.delivery import Delivery
 from bot.jobs.estimate import Estimates
+from bot.jobs.pacing import Pacers
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Quotas
@@ -119,7 +121,11 @@ class MiraflowBot(commands.AutoShardedBot):
         schedule = Schedule(settings.time_scale)
         self.status_board = StatusBoard(self, store, estimates=Estimates(store))
         self.frontend = DiscordFrontend(self, self.status_board)
-        self.delivery = Delivery(store, miraflow, self.frontend, self.miraflow_clients)
+        # One pacer per Miraflow key, that every call of the engine passes (bot.jobs.pacing).
+        pacers = Pacers(settings.polls_per_second, settings.time_scale)
+        paced = PacedClients(self.miraflow_clients, pacers)
+        pacers.pace(miraflow)
+        self.delivery = Delivery(store, miraflow, self.frontend, paced)
         # All the jobs on SQLite; on a shared PostgreSQL store, those this process claims.
         self.job_source = job_source_for(store, shards=",".join(map(str, settings.shard_ids or ())))
         self.poller = Poller(
@@ -136,6 +142,7 @@ class MiraflowBot(commands.AutoShardedBot):
             ),
             jobs=self.job_source,
             clients=self.miraflow_clients,
+            pacers=pacers,
         )
         self.unclear_videos = UnclearVideos(
             store,
@@ -158,7 +165,7 @@ class MiraflowBot(commands.AutoShardedBot):
             image_timeout=settings.image_timeout,
             video_timeout=settings.video_timeout,
             look_for_unclear=self.unclear_videos.wake,
-            clients=self.miraflow_clients,
+            clients=paced,
         )
         self.forms = Forms()  # our modals' submits that no live modal awaits
         self.force_sync = False

@@ -1,11 +1,13 @@
 """Which Miraflow client serves a server: the bot's, or the server's own key's
 (`/settings apikey`; `bot/guild_clients.py` keeps them). The engine asks for the client
-of a job's server for each of its calls: create, status, download."""
+of a job's server for each of its calls: create, status, download. `PacedClients` hands
+each one out with its own pacer (`bot.jobs.pacing`)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from bot.jobs.pacing import Pacers
 from bot.miraflow import MiraflowClient, MiraflowError
 
 
@@ -33,3 +35,14 @@ class OneClient:
 
     def for_guild(self, guild_id: int | None) -> MiraflowClient:
         return self._client
+
+
+class PacedClients:
+    """The clients of `clients`, each passing its own pacer (one ceiling per key)."""
+
+    def __init__(self, clients: Clients, pacers: Pacers) -> None:
+        self._clients = clients
+        self.pacers = pacers
+
+    def for_guild(self, guild_id: int | None) -> MiraflowClient:
+        return self.pacers.pace(self._clients.for_guild(guild_id))

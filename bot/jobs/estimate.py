@@ -1,18 +1,237 @@
-"""How long a job has left, from how long the jobs of its kind took before.
+"""How long a job still needs, from what it has reported and from the jobs seen before.
 
-`time_left` is pure; `Estimates` reads the recent durations from the store, cached a minute
-per kind: the query is not indexed (about 40 ms over 100,000 jobs), so a status refresh must
-not run it each time.
+Nothing here assumes the shape of Miraflow's progress bar. From a job's readings (progress
+at a known elapsed time) the rate is taken between the first sightings of its last two
+progress values, so a bar that moves in steps or stalls is measured from step to step; the
+end is then expected when the bar would reach 100 %, and no sooner than one step before.
+A job that shows no progress at all is polled at an even spacing between the earliest and the
+latest durations seen for its kind, which is what keeps the 95th percentile of lag low for the
+fewest calls when nothing but the elapsed time is known.
+
+The poll schedule uses the readings (`remaining`, `Curve`); a status message, which sees only
+a job's last progress, gets `time_left` (`Estimates` reads the recent durations from the
+store, cached a minute per kind: the query is not indexed, about 40 ms over 100,000 jobs).
 """
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.store import Store
+
+# Readings kept per job: enough to see its last two progress values.
+MAX_READINGS = 64
+# Durations of finished jobs kept per kind, and how many are needed before they are used.
+MAX_DURATIONS = 500
+MIN_DURATIONS = 10
+# Share of its duration at which a finished job showed each progress value: kept per value,
+# pooled over CURVE_POOL values either side, used from CURVE_MIN samples on.
+CURVE_KEEP = 60
+CURVE_POOL = 2
+CURVE_MIN = 12
+# The quantiles of those shares that make the "soonest" and the "centre" estimates.
+CURVE_SOONEST, CURVE_CENTRE = 0.95, 0.5
+# The curve is loose (bars of that kind say little) when, at a value, the CURVE_LOOSE quantile
+# of the shares is over CURVE_SPREAD times the opposite quantile.
+CURVE_LOOSE, CURVE_SPREAD = 0.95, 2.5
+# A bar is erratic when it moves JUMP_FACTOR times more (or less) than its rate said, give or
+# take JUMP_SLACK percent.
+JUMP_FACTOR = 3.0
+JUMP_SLACK = 12.0
+# Only the last ERRATIC_MEMORY readings are judged: a bar that went on steadily since is
+# trusted again (a fast climb that turned into a crawl, say).
+ERRATIC_MEMORY = MAX_READINGS
+# Two rates agree when the faster is at most STEADY_RATIO times the slower.
+STEADY_RATIO = 1.5
+# The rate is measured over the last RATE_WINDOW progress values once they agree.
+RATE_WINDOW = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    elapsed: float  # seconds since the job was submitted
+    progress: int | None  # percent; None when the status carried none
+
+
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """Seconds a job probably still needs: `centre`, and `soonest` allowing for the size of
+    the bar's last step (a bar in 10 % steps may reach the end a whole step early)."""
+
+    soonest: float
+    centre: float
+    single: bool = False  # from a single progress value (the rate is a guess)
+    steady: bool = False  # the last two rates measured agree
+    per_percent: float = 0.0  # seconds per percent, at the last measured rate
+    level_since: float = 0.0  # when the bar first showed its current value
+    span: float = 0.0  # the seconds the rate was measured over
+
+
+def remaining(readings: Sequence[Reading]) -> Remaining | None:
+    """What the readings say of the time left; None when no progress has been shown."""
+    firsts: list[Reading] = []  # the first reading of each higher progress value
+    start = 0.0  # the last moment the bar still showed nothing
+    for reading in readings:
+        shown = reading.progress or 0
+        if shown <= 0:
+            if not firsts:
+                start = reading.elapsed
+            continue
+        if not firsts or shown > (firsts[-1].progress or 0):
+            firsts.append(reading)
+    if not firsts:
+        return None
+    latest, now = firsts[-1], readings[-1].elapsed
+    level = latest.progress or 0
+    steady = False
+    if len(firsts) >= 2:
+        step = level - (firsts[-2].progress or 0)
+        span = latest.elapsed - firsts[-2].elapsed
+        if len(firsts) >= 3:
+            # The rate over the last few values, steadier than one step sampled by polls.
+            first = firsts[-min(len(firsts), RATE_WINDOW)]
+            wide_step, wide_span = level - (first.progress or 0), latest.elapsed - first.elapsed
+            rates = sorted((step / max(span, 1e-9), wide_step / max(wide_span, 1e-9)))
+            steady = rates[1] <= STEADY_RATIO * rates[0]
+            if steady:  # the wide rate, over the last step
+                span = step * wide_span / wide_step
+    else:
+        step, span = level, latest.elapsed - start
+    if level >= 100:
+        return Remaining(0.0, 0.0)
+    per_percent = max(span, 0.0) / step
+    since = now - latest.elapsed
+    centre = (100 - level) * per_percent - since
+    soonest = (100 - level - step) * per_percent - since
+    return Remaining(
+        max(soonest, 0.0),
+        max(centre, 0.0),
+        len(firsts) < 2,
+        steady,
+        per_percent,
+        latest.elapsed,
+        span,
+    )
+
+
+def erratic(readings: Sequence[Reading]) -> bool:
+    """Whether the bar has moved unlike any rate it showed: jumped far ahead of it, or stood
+    still far longer. Such a bar says little of the end, and is better not trusted."""
+    for n in range(max(2, len(readings) - ERRATIC_MEMORY), len(readings)):
+        before = remaining(readings[:n])
+        now, last = readings[n], readings[n - 1]
+        if before is None or before.per_percent <= 0 or now.progress is None:
+            continue
+        # From when the bar first showed the value it still showed before this reading.
+        expected = (now.elapsed - before.level_since) / before.per_percent
+        moved = now.progress - (last.progress or 0)
+        if moved > JUMP_FACTOR * expected + JUMP_SLACK:
+            return True
+        if moved < expected / JUMP_FACTOR - JUMP_SLACK:
+            return True
+    return False
+
+
+class Durations:
+    """Durations of finished jobs of one kind, in seconds, sorted."""
+
+    def __init__(self, values: Sequence[float] = ()) -> None:
+        self._sorted = sorted(v for v in values if v > 0)[-MAX_DURATIONS:]
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    @property
+    def known(self) -> bool:
+        return len(self._sorted) >= MIN_DURATIONS
+
+    def quantile(self, q: float) -> float:
+        index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
+        return self._sorted[index]
+
+    @property
+    def median(self) -> float:
+        middle = len(self._sorted) // 2
+        if len(self._sorted) % 2:
+            return self._sorted[middle]
+        return (self._sorted[middle - 1] + self._sorted[middle]) / 2
+
+
+class Curve:
+    """How far into its duration a job of one kind is when its bar shows a value, learned
+    from the readings of finished jobs: the bar's shape, whatever it is."""
+
+    def __init__(self) -> None:
+        self._shares: list[deque[float]] = [deque(maxlen=CURVE_KEEP) for _ in range(100)]
+
+    def learn(self, readings: Sequence[Reading], duration: float) -> None:
+        if duration <= 0:
+            return
+        for reading in readings:
+            if reading.progress is not None and 0 < reading.progress < 100:
+                self._shares[reading.progress].append(min(reading.elapsed / duration, 1.0))
+
+    def shares(self, progress: int) -> list[float]:
+        """The shares seen at about `progress` percent, sorted; empty if too few."""
+        low, high = max(progress - CURVE_POOL, 1), min(progress + CURVE_POOL, 99)
+        pooled = sorted(share for level in range(low, high + 1) for share in self._shares[level])
+        return pooled if len(pooled) >= CURVE_MIN else []
+
+
+def remaining_by_curve(readings: Sequence[Reading], curve: Curve) -> Remaining | None:
+    """The time left if this job follows the shape of the bars of the jobs before it; None
+    when its bar shows nothing, or when too few jobs showed this value."""
+    latest = readings[-1]
+    if latest.progress is None or not 0 < latest.progress < 100 or latest.elapsed <= 0:
+        return None
+    shares = curve.shares(latest.progress)
+    if not shares:
+        return None
+
+    def left(q: float) -> float:
+        return max(latest.elapsed / max(share(q), 1e-3) - latest.elapsed, 0.0)
+
+    def share(q: float) -> float:
+        return shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
+
+    steady = share(CURVE_LOOSE) <= CURVE_SPREAD * share(1.0 - CURVE_LOOSE)
+    return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady)
+
+
+# Before any bar of a kind is learned, a cancelled job's expected end (it counts toward its
+# requester's limit until then) is read off Miraflow's usual bar: queued for the first
+# tenth, an ease-out climb to 90 % at 60 % of the duration, then a crawl to 99 %. Polling
+# assumes no shape; a limit needs a best guess at once.
+NOMINAL_QUEUE, NOMINAL_FAST_END, NOMINAL_FAST, NOMINAL_LAST = 0.1, 0.6, 90.0, 99.0
+
+
+def nominal_share(progress: float) -> float:
+    """The share of a job's duration gone by when the usual bar shows `progress` percent."""
+    if progress <= NOMINAL_FAST:
+        climbed = 1.0 - math.sqrt(max(0.0, 1.0 - progress / NOMINAL_FAST))
+        return NOMINAL_QUEUE + climbed * (NOMINAL_FAST_END - NOMINAL_QUEUE)
+    crawl = min(progress - NOMINAL_FAST, NOMINAL_LAST - NOMINAL_FAST - 0.1)
+    crawled = 1.0 - (1.0 - crawl / (NOMINAL_LAST - NOMINAL_FAST)) ** (1 / 1.5)
+    return NOMINAL_FAST_END + crawled * (1.0 - NOMINAL_FAST_END)
+
+
+def expected_left(progress: int | None, elapsed: float, curve: Curve) -> float | None:
+    """Seconds a job showing `progress` after `elapsed` seconds probably still needs: by its
+    kind's learned curve once known, else by the usual bar; None when it shows nothing."""
+    if progress is None or progress <= 0 or elapsed <= 0:
+        return None
+    by_curve = remaining_by_curve([Reading(elapsed, progress)], curve)
+    if by_curve is not None:
+        return by_curve.centre
+    return max(elapsed / nominal_share(min(progress, 99)) - elapsed, 0.0)
+
+
+# -- the time left shown in status messages ------------------------------------------------
 
 MIN_SAMPLES = 3  # no estimate until this many jobs of the kind have finished
 SAMPLES = 50  # the most recent durations considered
@@ -25,16 +244,18 @@ def time_left(durations: Sequence[float], progress: int | None, elapsed: float) 
 
     The typical duration is the median of `durations` (one very slow job does not sway
     it). With a progress percentage, what is left is the share of the typical duration not
-    done yet; once the job has run longer than typical, its own pace says more. Without
-    one, the typical duration less the time spent. Never negative.
+    done yet; once the job has run longer than typical, its own pace (`remaining` from this
+    one reading) says more. Without one, the typical duration less the time spent. Never
+    negative.
     """
-    usable = [d for d in durations if d >= 0]
-    if len(usable) < MIN_SAMPLES:
+    seen = Durations([d for d in durations if d >= 0])
+    if len(seen) < MIN_SAMPLES:
         return None
-    typical = statistics.median(usable)
+    typical = seen.median
     if progress is not None and 0 < progress < 100:
-        if elapsed > typical:
-            return elapsed * (100 - progress) / progress
+        own = remaining([Reading(elapsed, progress)])
+        if elapsed > typical and own is not None:
+            return own.centre
         return typical * (100 - progress) / 100
     return max(0.0, typical - elapsed)
 

@@ -87,3 +87,9 @@ class Frontend(Protocol):
         where it would be), else None. Asked before posting a result a crash or a failed
         attempt may already have posted."""
         ...
+
+
+async def tell(frontend: Frontend, job: Job, notice: Notice) -> None:
+    """Show a job's final state, then tell its requester why."""
+    await frontend.show_status(job, force=True)
+    await frontend.notify(job, notice)

@@ -1,46 +1,70 @@
 """When to poll a job next: pure functions of what is known about it.
 
-Miraflow's progress climbs fast, then crawls near the end (about 90 % at 60 % of the
-duration, then slowly to 99 %). From the progress seen at a given elapsed time the bot
-estimates how long the job will take in all, sleeps through most of what is left, and
-polls often only around the expected end.
+No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through most of the
+time a job still needs, by the shape of the bars of finished jobs of its kind once learned
+(or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
+target) around the likely end. A bar that jumps or stalls, or a kind whose bars say little,
+is polled as if silent. Durations of finished jobs, learned per kind, place the first poll
+just after the shortest jobs end and space the polls of a silent job evenly.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from bot.jobs.estimate import (
+    MAX_DURATIONS,
+    Curve,
+    Durations,
+    Reading,
+    erratic,
+    expected_left,
+    remaining,
+    remaining_by_curve,
+)
 from bot.jobs.models import JobKind
-
-# The bot's model of a progress bar: queued for the first tenth, then an ease-out climb to
-# 90 % at 60 % of the duration, then an ease-out crawl to 99 % at the end.
-QUEUE_SHARE = 0.1
-FAST_END = 0.6
-FAST_PROGRESS = 90.0
-LAST_PROGRESS = 99.0
 
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
     """How one kind of job is polled, in seconds."""
 
-    first: float  # after the create call
+    first: float  # after the create call, until durations are known
     floor: float  # never sooner than this
     ceiling: float  # never later than this while it is working
-    tail: float  # the interval around the expected end
-    lead: float  # share of the estimated remaining time to sleep through before checking
+    tail: float  # the spacing around the likely end: about the lag it costs
+    lead: float  # share of the soonest likely remaining time to sleep through
+    quiet_growth: float  # while nothing shows progress: spacing as a share of the elapsed time
 
 
-IMAGE_POLICY = PollPolicy(first=4.0, floor=1.0, ceiling=10.0, tail=1.0, lead=0.8)
-VIDEO_POLICY = PollPolicy(first=20.0, floor=3.0, ceiling=60.0, tail=4.0, lead=0.8)
+IMAGE_POLICY = PollPolicy(first=4.0, floor=0.5, ceiling=30.0, tail=1.5, lead=0.8, quiet_growth=0.1)
+VIDEO_POLICY = PollPolicy(
+    first=20.0, floor=2.0, ceiling=120.0, tail=7.0, lead=0.8, quiet_growth=0.5
+)
 
-# With several videos pending, one `GET /api/videos` every SWEEP_INTERVAL seconds shows
-# every finished one at once; each video's own status is then read only for its progress.
-SWEEP_MIN_VIDEOS = 3
-SWEEP_INTERVAL = 3.0
-SWEPT_VIDEO_INTERVAL = 60.0
+# With two videos or more pending, one `GET /api/videos` shows every finished one at once;
+# each video's own status is then read only for its progress. The more videos, the more
+# often (the cost per video stays about one call in SWEEP_BUDGET seconds).
+SWEEP_MIN_VIDEOS = 2
+SWEEP_BUDGET = 30.0
+SWEEP_INTERVALS = (2.0, 7.0)  # the shortest and the longest
+SWEPT_VIDEO_INTERVAL = 90.0
+# After a single progress value, sleep at most this share of the time it took to show.
+SINGLE_READING_SHARE = 0.5
+# Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
+SHORTEST, LONGEST = 0.01, 0.98
+
+# An image that shows nothing before any duration is known: spacing as a share of its age.
+COLD_GROWTH = 0.02
+# The first poll is judged over FIRST_WINDOW jobs: when over FIRST_LATE of them are done at
+# it, it comes FIRST_STEP times sooner (down to FIRST_SCALE_MIN); under FIRST_EARLY, later.
+FIRST_WINDOW = 10
+FIRST_LATE, FIRST_EARLY = 0.85, 0.5
+FIRST_STEP = 0.8
+FIRST_SCALE_MIN = 0.3
 
 ERROR_BACKOFF_BASE = 2.0
 ERROR_BACKOFF_CAP = 300.0
@@ -50,38 +74,58 @@ def policy_for(kind: JobKind) -> PollPolicy:
     return VIDEO_POLICY if kind.makes_video else IMAGE_POLICY
 
 
-def first_poll_delay(kind: JobKind) -> float:
-    return policy_for(kind).first
-
-
-def fraction_elapsed(progress: float) -> float:
-    """The share of a job's duration gone by when its bar shows `progress` percent."""
-    if progress <= FAST_PROGRESS:
-        climbed = 1.0 - math.sqrt(max(0.0, 1.0 - progress / FAST_PROGRESS))
-        return QUEUE_SHARE + climbed * (FAST_END - QUEUE_SHARE)
-    crawl = min(progress - FAST_PROGRESS, LAST_PROGRESS - FAST_PROGRESS - 0.1)
-    crawled = 1.0 - (1.0 - crawl / (LAST_PROGRESS - FAST_PROGRESS)) ** (1 / 1.5)
-    return FAST_END + crawled * (1.0 - FAST_END)
-
-
-def estimated_remaining(progress: int | None, elapsed: float) -> float | None:
-    """Seconds a working job probably still needs; None when its progress says nothing."""
-    if progress is None or progress <= 0 or elapsed <= 0:
-        return None
-    return max(elapsed / fraction_elapsed(min(progress, 99)) - elapsed, 0.0)
-
-
-def next_poll_delay(kind: JobKind, progress: int | None, elapsed: float) -> float:
-    """How long to wait before the next status call of a job that is not done yet."""
+def first_poll_delay(kind: JobKind, seen: Durations, scale: float = 1.0) -> float:
+    """After the create call: just after the shortest jobs of this kind end (`scale`: see
+    `Learned.first_scale`)."""
     policy = policy_for(kind)
-    remaining = estimated_remaining(progress, elapsed)
-    if remaining is None:  # still queued: it will take at least as long again
-        delay = max(policy.first / 2, elapsed * 0.5)
-    elif remaining <= policy.tail * 2:
-        delay = policy.tail
+    planned = policy.first if not seen.known else seen.quantile(SHORTEST) + policy.tail
+    return max(planned * scale, policy.floor)
+
+
+def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
+    """The next poll of a job that has shown no progress yet."""
+    policy = policy_for(kind)
+    if seen.known and elapsed < seen.quantile(SHORTEST):
+        return seen.quantile(SHORTEST) - elapsed
+    if kind.makes_video:
+        return max(policy.tail, policy.quiet_growth * elapsed)
+    if not seen.known:  # nothing learned yet: about the tail, slowly wider
+        return max(policy.tail, COLD_GROWTH * elapsed)
+    # An even spacing while most jobs end (a fixed poller's lag for fewer calls), then wider.
+    return policy.tail + policy.quiet_growth * max(0.0, elapsed - seen.quantile(LONGEST))
+
+
+def next_poll_delay(
+    kind: JobKind, readings: Sequence[Reading], seen: Durations, curve: Curve | None = None
+) -> float:
+    """How long to wait before the next status call of a job that is not done yet: by the
+    shape of the bars of finished jobs (`curve`) once known, else by this bar's own rate."""
+    policy = policy_for(kind)
+    own = remaining(readings)
+    by_curve = remaining_by_curve(readings, curve) if curve is not None else None
+    left = own if own is not None and own.steady else by_curve or own
+    loose = left is by_curve and by_curve is not None and not by_curve.steady
+    if loose or (left is own and own is not None and erratic(readings)):
+        # Bars of this kind say little of their end, or this one jumps or stalls: poll as if
+        # it said nothing; but a video that shows progress is past its queue: at the tail.
+        delay = policy.tail if kind.makes_video else quiet_delay(kind, readings[-1].elapsed, seen)
+    elif left is None:
+        delay = quiet_delay(kind, readings[-1].elapsed, seen)
+    elif left.soonest > 2 * policy.tail:
+        delay = left.soonest * policy.lead
+        # Until the bar has moved at a steady rate, sleep no longer than it took to move.
+        if left.single:
+            delay = min(delay, SINGLE_READING_SHARE * left.span)
+        elif not left.steady:
+            delay = min(delay, left.span)
     else:
-        delay = remaining * policy.lead
+        delay = policy.tail
     return min(max(delay, policy.floor), policy.ceiling)
+
+
+def sweep_interval(videos_waiting: int) -> float:
+    low, high = SWEEP_INTERVALS
+    return min(max(SWEEP_BUDGET / max(videos_waiting, 1), low), high)
 
 
 def backoff_delay(
@@ -95,28 +139,107 @@ def backoff_delay(
     return delay
 
 
+class Learned:
+    """What finished jobs have taught, image kinds and videos apart, on the schedule's clock:
+    their durations, their progress curve, and how the first poll fares."""
+
+    def __init__(self) -> None:
+        self.images = Durations()
+        self.videos = Durations()
+        self.image_curve = Curve()
+        self.video_curve = Curve()
+        self._samples = {
+            False: deque[float](maxlen=MAX_DURATIONS),
+            True: deque(maxlen=MAX_DURATIONS),
+        }
+        # The first poll, as a share of what the durations suggest: lowered while most jobs
+        # are already done at it (then their durations are only known to be shorter).
+        self.first_scale = {False: 1.0, True: 1.0}
+        self._firsts = {False: deque[bool](maxlen=FIRST_WINDOW), True: deque(maxlen=FIRST_WINDOW)}
+
+    def of(self, kind: JobKind) -> Durations:
+        return self.videos if kind.makes_video else self.images
+
+    def curve_of(self, kind: JobKind) -> Curve:
+        return self.video_curve if kind.makes_video else self.image_curve
+
+    def set_durations(self, videos: bool, durations: Sequence[float]) -> None:
+        self._samples[videos].clear()
+        self._samples[videos].extend(durations)
+        self._refresh(videos)
+
+    def note(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
+        """A job found complete `took` seconds after it was submitted."""
+        videos = kind.makes_video
+        self.curve_of(kind).learn(readings, took)
+        last_seen_working = readings[-1].elapsed if readings else 0.0
+        self._samples[videos].append((last_seen_working + took) / 2)
+        self._refresh(videos)
+        firsts = self._firsts[videos]
+        firsts.append(not readings)
+        if len(firsts) == FIRST_WINDOW:
+            late = sum(firsts) / FIRST_WINDOW
+            scale = self.first_scale[videos]
+            if late > FIRST_LATE:
+                scale = max(scale * FIRST_STEP, FIRST_SCALE_MIN)
+            elif late < FIRST_EARLY:
+                scale = min(scale / FIRST_STEP, 1.0)
+            self.first_scale[videos] = scale
+            firsts.clear()
+
+    def _refresh(self, videos: bool) -> None:
+        known = Durations(self._samples[videos])
+        if videos:
+            self.videos = known
+        else:
+            self.images = known
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """The poll schedule on a clock that may run `speed` times faster than real time.
 
     Real Miraflow runs at speed 1. The simulator can run its jobs faster (`simulate
     --speed`); a bot that polls it at the same speed behaves as it would in real time.
+    Readings and durations are given in real seconds; `learned` is shared by every holder
+    of this schedule (the job service places first polls with it).
     """
 
     speed: float = 1.0
+    learned: Learned = field(default_factory=Learned, compare=False)
+
+    def learn(self, videos: bool, durations: Sequence[float]) -> None:
+        """Durations of jobs finished before (from the store): a start, until the poller's
+        own findings replace them."""
+        self.learned.set_durations(videos, [d * self.speed for d in durations])
+
+    def learn_finished(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
+        """A job found complete `took` seconds after it was submitted, and what its bar
+        showed along the way."""
+        scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
+        self.learned.note(kind, scaled, took * self.speed)
 
     def first(self, kind: JobKind) -> float:
-        return first_poll_delay(kind) / self.speed
+        learned = self.learned
+        scale = learned.first_scale[kind.makes_video]
+        return first_poll_delay(kind, learned.of(kind), scale) / self.speed
 
-    def next(self, kind: JobKind, progress: int | None, elapsed: float) -> float:
-        return next_poll_delay(kind, progress, elapsed * self.speed) / self.speed
+    def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
+        scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
+        learned = self.learned
+        return next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind)) / self.speed
+
+    def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
+        """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""
+        left = expected_left(progress, elapsed * self.speed, self.learned.curve_of(kind))
+        return None if left is None else left / self.speed
 
     def swept_video(self) -> float:
         """The next status call of a video whose end a sweep will notice."""
         return SWEPT_VIDEO_INTERVAL / self.speed
 
-    def sweep_interval(self) -> float:
-        return SWEEP_INTERVAL / self.speed
+    def sweep_interval(self, videos_waiting: int) -> float:
+        return sweep_interval(videos_waiting) / self.speed
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         delay = backoff_delay(attempts) / self.speed

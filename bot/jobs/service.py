@@ -33,7 +33,7 @@ from bot.jobs.job_requests import (
     with_seed,
 )
 from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
-from bot.jobs.schedule import Schedule, estimated_remaining
+from bot.jobs.schedule import Schedule
 from bot.jobs.store import Store
 from bot.jobs.unclear import tag_name
 from bot.miraflow import (
@@ -283,11 +283,11 @@ class JobService:
             return now
         speed = self._schedule.speed
         started = job.submitted_at or job.created_at
-        remaining = estimated_remaining(job.progress, (now - started) * speed)
-        if remaining is None:
+        left = self._schedule.expected_left(job.kind, job.progress, now - started)
+        if left is None:
             timeout = self._video_timeout if job.kind.makes_video else self._image_timeout
             return started + timeout / speed
-        return now + remaining / speed
+        return now + left
 
     async def recover_interrupted(self, submitted_before: float | None = None) -> None:
         """A row still `submitting` at start means the bot stopped during its create call.

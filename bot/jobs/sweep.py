@@ -44,8 +44,8 @@ class VideoSweep:
         now = self._clock()
         if now < self._next_check:
             return False
-        self._next_check = now + self._schedule.sweep_interval()
         waiting = self._store.waiting_jobs(JobKind.VIDEO)
+        self._next_check = now + self._schedule.sweep_interval(len(waiting))
         was_active, self.active = self.active, len(waiting) >= SWEEP_MIN_VIDEOS
         if was_active and not self.active:
             # Their next status calls were spaced out for the sweep: bring them back.

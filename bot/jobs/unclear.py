@@ -21,6 +21,7 @@ from collections.abc import Callable
 from bot.jobs.clients import Clients
 from bot.jobs.job_requests import AudioVideoRequest, JobRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.pacing import PRIORITY
 from bot.jobs.store import Store
 from bot.miraflow import MiraflowClient, MiraflowError
 
@@ -89,6 +90,7 @@ class UnclearVideos:
         ]
 
     async def _run(self) -> None:
+        PRIORITY.set("poll")  # a background call: waits out an outage at the pacer
         while True:
             self._wake.clear()
             try:

@@ -24,15 +24,15 @@ from bot.miraflow.constants import (
     DEFAULT_BASE_URL,
     DEFAULT_DOWNLOAD_DEADLINE,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_STALL_TIMEOUT,
     DEFAULT_TIMEOUT,
     DOWNLOAD_CHUNK_SIZE,
     ERROR_MESSAGE_MAX_CHARS,
+    MAX_RETRY_AFTER,
 )
 from bot.miraflow.errors import UnexpectedResponseError, truncate
 from bot.miraflow.models import Avatar, CreatedJob, JobStatus, Video, Voice
-from bot.miraflow.transport import CallObserver, MiraflowTransport
+from bot.miraflow.transport import AttemptPacer, CallObserver, MiraflowTransport
 
 
 class MiraflowClient:
@@ -54,7 +54,7 @@ class MiraflowClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_base: float = DEFAULT_BACKOFF_BASE,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+        retry_after_cap: float = MAX_RETRY_AFTER,  # lower: the client's own retry waits less
         chunk_size: int = DOWNLOAD_CHUNK_SIZE,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
@@ -87,6 +87,10 @@ class MiraflowClient:
     @property
     def base_url(self) -> str:
         return self._http.base_url
+
+    def pace_with(self, pacer: AttemptPacer | None) -> None:
+        """Let `pacer` hold and hear of every HTTP attempt to Miraflow, retries included."""
+        self._http.pacer = pacer
 
     def __repr__(self) -> str:
         state = "closed" if self._http.closed else "open"

@@ -14,8 +14,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 8.0
-DEFAULT_RETRY_AFTER_CAP = 60.0
-# A Retry-After larger than this (seconds) counts as this: a server cannot pause the bot for ever.
+# A Retry-After larger than this (seconds) counts as this: a server cannot pause the bot for
+# ever. The one cap, applied where the header is parsed (`parse_retry_after`).
 MAX_RETRY_AFTER = 60.0
 
 # Downloads: abandoned after DEFAULT_STALL_TIMEOUT seconds without a byte, or after

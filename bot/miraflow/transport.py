@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -53,6 +53,15 @@ CallObserver = Callable[[str, str], None]
 _RETRYABLE = (MiraflowConnectionError, MiraflowTimeoutError, RateLimitedError, ServerError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _REDACTED = "[redacted]"
+
+
+class AttemptPacer(Protocol):
+    """Told of every HTTP attempt to Miraflow's origin, retries included: `acquire` before
+    it leaves (True: it is a probe), `report` once its status (None: no answer) is known."""
+
+    async def acquire(self) -> bool: ...
+
+    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None: ...
 
 
 class MiraflowTransport:
@@ -99,6 +108,7 @@ class MiraflowTransport:
         self._stall_timeout = stall_timeout
         self._download_deadline = download_deadline
         self._on_call = on_call
+        self.pacer: AttemptPacer | None = None
 
     @property
     def base_url(self) -> str:
@@ -212,6 +222,8 @@ class MiraflowTransport:
                     raise
                 delay = self._delay_before_retry(retries, error)
                 retries += 1
+                if self.pacer is not None and not isinstance(error, RateLimitedError):
+                    delay = 0.0  # the pacer spaces attempts, and probes a Miraflow that is down
                 log.debug(
                     "%s failed (%s); retry %d/%d in %.2f s",
                     what,
@@ -245,8 +257,11 @@ class MiraflowTransport:
         is logged at DEBUG as method, path, status and duration, never headers or queries.
         """
         session = self.ensure_session()
+        pacer = self.pacer if url.origin() == self._origin else None
+        probe = await pacer.acquire() if pacer is not None else False
         started = time.monotonic()
         outcome = "no answer"
+        response: aiohttp.ClientResponse | None = None
         try:
             response = await self._send(session, method, url, timeout, send_key, headers, kwargs)
             outcome = str(response.status)
@@ -274,6 +289,11 @@ class MiraflowTransport:
             log.debug("%s %s -> %s in %.0f ms", method, self._where(url), outcome, elapsed_ms)
             if self._on_call is not None:
                 self._on_call(url.path, outcome)
+            # (An attempt cancelled before any outcome is neither a success nor a failure.)
+            if pacer is not None and (outcome != "no answer" or probe):
+                status = response.status if response is not None else None
+                wait = parse_retry_after(response.headers.get("Retry-After")) if response else None
+                pacer.report(probe, status, wait)
 
     async def _send(
         self,

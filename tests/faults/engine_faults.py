@@ -92,7 +92,7 @@ async def store_turns_read_only_as_results_are_posted(tmp_path: Path) -> None:
                     return True
                 return False
 
-            with error_lines("bot.jobs.poller") as errors:
+            with error_lines("bot.jobs") as errors:
                 sim.complete_now(bot.store.get(1).miraflow_job_id)
                 await fd.wait_for_message(first_result_read_only, timeout=10)
                 for job_id in (2, 3):  # finished while nothing can be recorded

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.jobs.estimate import MIN_SAMPLES, REFRESH_SECONDS, Estimates, time_left
+import pytest
+
+from bot.jobs.estimate import (
+    CURVE_MIN,
+    MIN_SAMPLES,
+    REFRESH_SECONDS,
+    Curve,
+    Estimates,
+    Reading,
+    expected_left,
+    time_left,
+)
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.store import JobStore
@@ -26,6 +37,17 @@ def test_without_progress_the_time_spent_is_taken_off() -> None:
 
 def test_a_job_slower_than_usual_is_judged_by_its_own_pace() -> None:
     assert time_left([10.0, 10.0, 10.0], 50, 40.0) == 40.0
+
+
+def test_the_expected_end_follows_the_learned_curve_else_the_usual_bar() -> None:
+    curve = Curve()
+    assert expected_left(None, 10.0, curve) is None
+    # The usual bar: 90 % at 60 % of the duration.
+    assert expected_left(90, 60.0, curve) == pytest.approx(40.0)
+    # Bars that reach 50 % at a fifth of the duration, learned from finished jobs.
+    for _ in range(CURVE_MIN):
+        curve.learn([Reading(20.0, 50)], 100.0)
+    assert expected_left(50, 10.0, curve) == pytest.approx(40.0)
 
 
 def finished(store: JobStore, kind: JobKind, took: float) -> None:

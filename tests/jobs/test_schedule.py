@@ -5,47 +5,82 @@ import time
 
 import pytest
 
+from bot.jobs.estimate import Durations, Reading, erratic, remaining
 from bot.jobs.models import JobKind
-from bot.jobs.poller import RateLimiter
+from bot.jobs.pacing import RateLimiter
 from bot.jobs.schedule import (
+    FIRST_STEP,
+    FIRST_WINDOW,
     IMAGE_POLICY,
     VIDEO_POLICY,
+    Learned,
     Schedule,
     backoff_delay,
-    estimated_remaining,
-    fraction_elapsed,
+    first_poll_delay,
     next_poll_delay,
+    sweep_interval,
 )
+
+NOTHING = Durations()
 
 
 @pytest.mark.parametrize("kind", list(JobKind))
 def test_delays_stay_within_the_kind_policy(kind):
     policy = VIDEO_POLICY if kind.makes_video else IMAGE_POLICY
-    for progress in (None, 0, 10, 50, 90, 95, 99, 100):
-        for elapsed in (0.0, 1.0, 10.0, 100.0, 1000.0):
-            delay = next_poll_delay(kind, progress, elapsed)
-            assert policy.floor <= delay <= policy.ceiling
+    seen = Durations([5.0 + n for n in range(100)])
+    for progress in (None, 0, 10, 50, 90, 95, 99):
+        for elapsed in (1.0, 10.0, 100.0, 1000.0):
+            for durations in (NOTHING, seen):
+                readings = [Reading(elapsed / 2, 5), Reading(elapsed, progress)]
+                delay = next_poll_delay(kind, readings, durations)
+                assert policy.floor <= delay <= policy.ceiling
 
 
-def test_the_progress_model_matches_a_fast_climb_and_a_slow_crawl():
-    assert fraction_elapsed(0) == pytest.approx(0.1)  # queued for the first tenth
-    assert fraction_elapsed(90) == pytest.approx(0.6)
-    assert fraction_elapsed(99) <= 1.0
-    samples = [fraction_elapsed(p) for p in range(100)]
-    assert samples == sorted(samples)
+def test_the_time_left_comes_from_the_rate_the_bar_has_shown():
+    # 10 % more every 4 s, at 50 % now: 20 s to go; 12 s at the soonest, as the bar's last
+    # step (20 %) could hide 8 s of it.
+    readings = [Reading(4.0, 10), Reading(8.0, 20), Reading(12.0, 30), Reading(20.0, 50)]
+    left = remaining(readings)
+    assert left is not None and left.steady
+    assert left.centre == pytest.approx(20.0)
+    assert left.soonest == pytest.approx(12.0)
+    assert remaining([Reading(3.0, None), Reading(6.0, 0)]) is None
 
 
-def test_remaining_time_accounts_for_the_slow_finish():
-    # 90 % is reached at 60 % of the duration: 60 s in at 90 % means about 40 s to go.
-    assert estimated_remaining(90, 60.0) == pytest.approx(40.0)
-    assert estimated_remaining(None, 10.0) is None
+def test_time_spent_without_moving_counts_against_the_time_left():
+    moving = [Reading(10.0, 40), Reading(20.0, 60)]
+    stuck = [*moving, Reading(25.0, 60)]
+    assert remaining(stuck).centre == pytest.approx(remaining(moving).centre - 5.0)
+
+
+def test_a_bar_that_jumps_or_stalls_is_not_trusted():
+    steady = [Reading(5.0 * n, 10 * n) for n in range(1, 6)]
+    assert not erratic(steady)
+    jumped = [*steady, Reading(27.0, 95)]
+    stalled = [*steady, Reading(60.0, 50)]
+    assert erratic(jumped) and erratic(stalled)
 
 
 def test_polls_sleep_through_most_of_the_job_then_come_often_near_its_end():
-    early = next_poll_delay(JobKind.IMAGE, 30, 4.0)
-    late = next_poll_delay(JobKind.IMAGE, 99, 30.0)
-    assert late == IMAGE_POLICY.tail < early
-    assert next_poll_delay(JobKind.VIDEO, 20, 60.0) > next_poll_delay(JobKind.VIDEO, 98, 400.0)
+    early = [Reading(4.0 * n, 5 * n) for n in range(1, 5)]  # 20 % at 16 s: 64 s to go
+    late = [Reading(4.0 * n, 24 * n) for n in range(1, 5)]  # 96 % at 16 s
+    assert next_poll_delay(JobKind.IMAGE, late, NOTHING) == IMAGE_POLICY.tail
+    assert next_poll_delay(JobKind.IMAGE, early, NOTHING) > 10 * IMAGE_POLICY.tail
+
+
+def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
+    seen = Durations([20.0 + n for n in range(100)])  # 20-119 s
+    assert first_poll_delay(JobKind.IMAGE, NOTHING) == IMAGE_POLICY.first
+    assert first_poll_delay(JobKind.IMAGE, seen) == pytest.approx(21.0 + IMAGE_POLICY.tail)
+    silent = [Reading(5.0, None)]
+    assert next_poll_delay(JobKind.IMAGE, silent, seen) == pytest.approx(16.0)  # to 21 s
+    # While most jobs end: an even spacing, the lag a fixed poller would give for more calls.
+    assert next_poll_delay(JobKind.IMAGE, [Reading(60.0, None)], seen) == IMAGE_POLICY.tail
+    assert next_poll_delay(JobKind.IMAGE, [Reading(200.0, None)], seen) > IMAGE_POLICY.tail
+
+
+def test_the_sweep_comes_more_often_the_more_videos_it_serves():
+    assert sweep_interval(2) > sweep_interval(10) >= 2.0
 
 
 def test_backoff_grows_is_capped_and_honours_retry_after():
@@ -57,13 +92,36 @@ def test_backoff_grows_is_capped_and_honours_retry_after():
 
 def test_a_faster_clock_scales_every_delay():
     normal, fast = Schedule(), Schedule(speed=10.0)
+    readings = [Reading(5.0, 10), Reading(10.0, 20)]
+    fast_readings = [Reading(0.5, 10), Reading(1.0, 20)]
     assert fast.first(JobKind.IMAGE) == pytest.approx(normal.first(JobKind.IMAGE) / 10)
-    assert fast.next(JobKind.VIDEO, 50, 10.0) == pytest.approx(
-        normal.next(JobKind.VIDEO, 50, 100.0) / 10
+    assert fast.next(JobKind.VIDEO, fast_readings) == pytest.approx(
+        normal.next(JobKind.VIDEO, readings) / 10
     )
-    assert fast.sweep_interval() == pytest.approx(normal.sweep_interval() / 10)
+    assert fast.sweep_interval(3) == pytest.approx(normal.sweep_interval(3) / 10)
     assert fast.timed_out(200.0, 1800.0) and not normal.timed_out(200.0, 1800.0)
     assert fast.backoff(3, retry_after=1.0) >= 1.0
+
+
+def test_durations_learned_on_a_faster_clock_are_scaled_to_it():
+    fast = Schedule(speed=10.0)
+    fast.learn(False, [2.0 + n / 10 for n in range(50)])  # 20-69 simulated seconds
+    assert fast.learned.images.quantile(0.0) == pytest.approx(20.0)
+    assert fast.first(JobKind.IMAGE) == pytest.approx((20.0 + IMAGE_POLICY.tail) / 10)
+    assert not fast.learned.videos.known
+
+
+def test_the_first_poll_comes_sooner_while_most_jobs_are_done_at_it():
+    learned = Learned()
+    for _ in range(FIRST_WINDOW):  # found done at the first poll, 4 s in
+        learned.note(JobKind.IMAGE, [], 4.0)
+    assert learned.first_scale[False] == pytest.approx(FIRST_STEP)
+    for _ in range(FIRST_WINDOW):  # seen working first, done later
+        learned.note(JobKind.IMAGE, [Reading(3.0, 50)], 4.0)
+    assert learned.first_scale[False] == pytest.approx(1.0)
+    assert learned.first_scale[True] == 1.0
+    # Durations are taken half-way between the last sight of the job working and its end.
+    assert learned.images.quantile(1.0) == pytest.approx(3.5)
 
 
 async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_second():

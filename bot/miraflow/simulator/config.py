@@ -31,13 +31,16 @@ class SimulatorConfig:
     speed: float = 1.0
     image_seconds: tuple[float, float] = (8.0, 40.0)
     video_seconds: tuple[float, float] = (60.0, 600.0)
+    # Durations and progress curves of new jobs: one of progress.PROGRESS_MODELS.
+    progress_model: str = "default"
     # The share of a job's duration spent queued (``inference_started``) before it works.
     queue_fraction: float = 0.1
     # Chance that a job ends in inference_failed or inference_error (half each).
     failure_rate: float = 0.0
     # Chance that an /api request is answered with a random 500, 502 or 503.
     error_rate: float = 0.0
-    # Accepted /api requests per rolling second; over it the answer is 429. None: no limit.
+    # Accepted /api requests per rolling (simulated) second; over it the answer is 429.
+    # None: no limit.
     rate_limit_per_second: float | None = None
     # Value of the Retry-After header of a 429 (seconds; a fraction is written as such).
     retry_after: float = 1.0

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from .config import SimulatorConfig
 from .ids import new_cuid
+from .progress import PROGRESS_POINTS, plan
 
 JobKind = Literal["image", "edit", "inpaint", "video"]
 Outcome = Literal["complete", "failed", "error"]
@@ -20,13 +21,6 @@ FAILED = "inference_failed"
 ERROR = "inference_error"
 TERMINAL_STATUS: dict[Outcome, str] = {"complete": COMPLETE, "failed": FAILED, "error": ERROR}
 
-# Progress is precomputed at this many points of a job's duration.
-PROGRESS_POINTS = 200
-# The curve reaches FAST_PHASE_PROGRESS % at FAST_PHASE_END of the duration, then crawls to 99.
-FAST_PHASE_END = 0.6
-FAST_PHASE_PROGRESS = 90.0
-LAST_WORKING_PROGRESS = 99
-PROGRESS_JITTER = 2.5
 MAX_QUEUE_FRACTION = 0.5
 
 
@@ -70,7 +64,8 @@ class SimJob:
     complete_at: float
     outcome: Outcome
     queue_fraction: float
-    progress_points: list[int] = field(repr=False)
+    # Whole percent at PROGRESS_POINTS points of the duration; None: no progress shown.
+    progress_points: list[int | None] = field(repr=False)
     # The media id of an image job's result (images only).
     result_media_id: str | None = None
     # The rendered picture of an image job, made at its first download.
@@ -103,31 +98,6 @@ class SimJob:
         self.complete_at = min(self.complete_at, now)
 
 
-def nominal_progress(fraction: float, queue_fraction: float) -> float:
-    """Percent done at ``fraction`` of the duration: fast at first (90 % at 60 %), then a crawl
-    to 99 % at the end, like real inference progress bars."""
-    if fraction <= queue_fraction:
-        return 0.0
-    if fraction <= FAST_PHASE_END:
-        share = (fraction - queue_fraction) / (FAST_PHASE_END - queue_fraction)
-        return FAST_PHASE_PROGRESS * (1.0 - (1.0 - share) ** 2)
-    share = min((fraction - FAST_PHASE_END) / (1.0 - FAST_PHASE_END), 1.0)
-    crawl = LAST_WORKING_PROGRESS - FAST_PHASE_PROGRESS
-    return FAST_PHASE_PROGRESS + crawl * (1.0 - (1.0 - share) ** 1.5)
-
-
-def progress_points(rng: random.Random, queue_fraction: float) -> list[int]:
-    """The jittered curve at PROGRESS_POINTS points, never decreasing, at most 99."""
-    points: list[int] = []
-    highest = 0.0
-    for index in range(PROGRESS_POINTS):
-        fraction = index / PROGRESS_POINTS
-        jitter = rng.uniform(-PROGRESS_JITTER, PROGRESS_JITTER)
-        highest = max(highest, nominal_progress(fraction, queue_fraction) + jitter)
-        points.append(min(max(int(highest), 0), LAST_WORKING_PROGRESS))
-    return points
-
-
 def new_job(
     rng: random.Random,
     kind: JobKind,
@@ -138,8 +108,8 @@ def new_job(
 ) -> SimJob:
     """A job of ``account`` created at wall-clock ``now``, its duration and outcome drawn
     from ``rng``."""
-    low, high = config.video_seconds if kind == "video" else config.image_seconds
-    duration = rng.uniform(low, high)
+    configured = config.video_seconds if kind == "video" else config.image_seconds
+    duration, draw_points = plan(config.progress_model, kind == "video", configured, rng)
     outcome: Outcome = "complete"
     if rng.random() < config.failure_rate:
         outcome = rng.choice(("failed", "error"))
@@ -154,7 +124,7 @@ def new_job(
         complete_at=now + duration / speed,
         outcome=outcome,
         queue_fraction=queue_fraction,
-        progress_points=progress_points(rng, queue_fraction),
+        progress_points=draw_points(queue_fraction, rng),
         result_media_id=new_cuid(rng) if kind in IMAGE_KINDS else None,
         account=account,
     )

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 
 from .config import DOWNLOAD_MODES, ERROR_BODY_STYLES, URL_STYLES, SimulatorConfig
+from .progress import PROGRESS_MODELS
 from .simulator import run_simulator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -72,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("MIN", "MAX"),
         default=defaults.video_seconds,
         help="simulated duration range of a video job",
+    )
+    add(
+        "--progress-model",
+        choices=PROGRESS_MODELS,
+        default=defaults.progress_model,
+        help="durations and progress curves of new jobs (see bot/miraflow/simulator/progress.py)",
     )
     add(
         "--failure-rate",
@@ -180,6 +187,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         speed=args.speed,
         image_seconds=tuple(args.image_seconds),
         video_seconds=tuple(args.video_seconds),
+        progress_model=args.progress_model,
         failure_rate=args.failure_rate,
         error_rate=args.error_rate,
         rate_limit_per_second=args.rate_limit,

@@ -55,6 +55,7 @@ class MiraflowSimulator:
         self._rate_window = RateWindow()
         self._gate = Gate()
         self._arrivals = asyncio.Condition()
+        self._listener: _Listener | None = None
         self.app: web.Application = build_app(self)
 
     @property
@@ -116,6 +117,13 @@ class MiraflowSimulator:
         """While set, every /api request is answered with ``status``; None ends it."""
         self._outage = None if status is None else Outage(status, retry_after)
 
+    async def refuse_connections(self, refuse: bool = True) -> None:
+        """Stop listening (new connections are refused, open ones are closed), as a server
+        that is down; ``False`` listens again on the same port. Needs ``run_simulator``."""
+        if self._listener is None:
+            raise RuntimeError("the simulator is not served by run_simulator")
+        await (self._listener.stop() if refuse else self._listener.start())
+
     def complete_now(self, job_id: str) -> SimJob:
         job = self.jobs[job_id]
         job.finish_now(self.now(), "complete")
@@ -164,7 +172,8 @@ class MiraflowSimulator:
         limit = self.config.rate_limit_per_second
         if limit is None:
             return False
-        return not self._rate_window.try_accept(time.monotonic(), limit)
+        speed = self.config.speed if self.config.speed > 0 else 1.0
+        return not self._rate_window.try_accept(time.monotonic(), limit, 1.0 / speed)
 
     def injected_error(self) -> int | None:
         if self.config.error_rate > 0 and self._fault_rng.random() < self.config.error_rate:
@@ -215,6 +224,30 @@ def _matches(recorded: RecordedRequest, method: str | None, path_prefix: str) ->
     return recorded.path.startswith(path_prefix)
 
 
+class _Listener:
+    """The listening socket of a served simulator, which can be closed and opened again."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._runner = runner
+        self._host = host
+        self.port = port
+        self._site: web.TCPSite | None = None
+
+    async def start(self) -> None:
+        if self._site is None:
+            self._site = web.TCPSite(self._runner, self._host, self.port, reuse_address=True)
+            await self._site.start()
+            self.port = self._runner.addresses[-1][1]
+
+    async def stop(self) -> None:
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        server = self._runner.server
+        for connection in list(server.connections if server is not None else []):
+            connection.force_close()
+
+
 @asynccontextmanager
 async def run_simulator(
     config: SimulatorConfig | None = None,
@@ -228,11 +261,10 @@ async def run_simulator(
     runner = web.AppRunner(sim.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = runner.addresses[0][1]
+        sim._listener = _Listener(runner, host, port)
+        await sim._listener.start()
         url_host = f"[{host}]" if ":" in host else host
-        sim.base_url = f"http://{url_host}:{bound_port}"
+        sim.base_url = f"http://{url_host}:{sim._listener.port}"
         yield sim
     finally:
         sim.shutdown()

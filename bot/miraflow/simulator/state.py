@@ -87,13 +87,13 @@ class Outage:
 
 
 class RateWindow:
-    """Counts accepted requests over the last second."""
+    """Counts accepted requests over the last ``window`` seconds (one simulated second)."""
 
     def __init__(self) -> None:
         self._times: deque[float] = deque()
 
-    def try_accept(self, now: float, limit: float) -> bool:
-        while self._times and self._times[0] <= now - 1.0:
+    def try_accept(self, now: float, limit: float, window: float = 1.0) -> bool:
+        while self._times and self._times[0] <= now - window:
             self._times.popleft()
         if len(self._times) >= limit:
             return False

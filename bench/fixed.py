@@ -1,0 +1,59 @@
+"""Fixed-interval pollers, evaluated exactly on the jobs of a benchmark run.
+
+Each job is known by when it was created and when the simulator completed it (simulated
+seconds). A fixed poller asks about a job `interval` seconds after its creation, then
+`interval` seconds after each answer, until an answer shows it done. Without a ceiling the
+polls fall exactly on time; with one, all polls share a limiter that spaces calls evenly,
+`1/ceiling` apart (as the bot's does), and a poll waits for its slot.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    created: float
+    done: float
+
+
+@dataclass(frozen=True, slots=True)
+class FixedResult:
+    calls: list[int]  # per job, in the order given
+    lags: list[float]  # per job: from its completion to the poll that saw it
+    call_times: list[float]
+
+
+def run_fixed(jobs: list[Timeline], interval: float, ceiling: float | None) -> FixedResult:
+    calls = [0] * len(jobs)
+    lags = [0.0] * len(jobs)
+    times: list[float] = []
+    due = [(job.created + interval, n) for n, job in enumerate(jobs)]
+    heapq.heapify(due)
+    spacing = 1.0 / ceiling if ceiling else 0.0
+    next_slot = -math.inf
+    while due:
+        wanted, n = heapq.heappop(due)
+        at = max(wanted, next_slot) if ceiling else wanted
+        next_slot = at + spacing
+        calls[n] += 1
+        times.append(at)
+        if at >= jobs[n].done:
+            lags[n] = at - jobs[n].done
+        else:
+            heapq.heappush(due, (at + interval, n))
+    return FixedResult(calls, lags, times)
+
+
+def peak_per_second(times: list[float], second: float = 1.0) -> int:
+    """The most calls in any window of one (simulated) second."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - second + 1e-9:  # evenly spaced calls: not one too many
+            start += 1
+        most = max(most, end - start + 1)
+    return most

@@ -1,0 +1,198 @@
+"""`bench/poller.py --model NAME` and `--fault NAME`: the poller on one progress model or fault.
+
+A model run follows its jobs with the bot's real poller against the simulator, then
+evaluates fixed-interval pollers (every 2, 5 and 10 s) exactly on the same jobs' timelines,
+with and without the bot's calls-per-second ceiling (see `bench/fixed.py`). A fault run puts
+the bot through an outage or a server-side rate limit and measures what it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from typing import Any
+
+from bench.calls import calls_per_job, percentile
+from bench.fixed import Timeline, peak_per_second, run_fixed
+from bench.poller import Arrival, Disturbance, run_phase
+from bot.jobs.models import JobKind
+from bot.miraflow.simulator import MiraflowSimulator
+
+FIXED = (2.0, 5.0, 10.0)
+IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps", "very-fast")
+MODELS = (*IMAGE_MODELS, "video-steps", "mixed")
+FAULTS = ("outage-refused", "outage-503", "limit-429")
+OUTAGE_START, OUTAGE_SECONDS = 60.0, 60.0
+SERVER_LIMIT = 3.0
+
+
+def images_over(window: float, count: int, rng: random.Random) -> list[Arrival]:
+    times = sorted(rng.uniform(0, window) for _ in range(count))
+    return [Arrival(at, JobKind.IMAGE) for at in times]
+
+
+def model_plans(model: str, jobs: int, rng: random.Random) -> list[tuple[str, list[Arrival]]]:
+    """The runs of a model, each named: its jobs and when they arrive (simulated seconds)."""
+    if model in IMAGE_MODELS:
+        # Spread so that about 20 are pending at once: the 5-s poller then asks ~4 times a second.
+        window = jobs * 1.5
+        return [("images", images_over(window, jobs, rng))]
+    if model == "video-steps":
+        lone = [Arrival(n * 620.0, JobKind.VIDEO) for n in range(max(jobs // 25, 4))]
+        batches = [Arrival(b * 300.0, JobKind.VIDEO) for b in range(2) for _ in range(10)]
+        # (two batches of ten, five minutes apart)
+        return [("videos alone", lone), ("videos in batches", batches)]
+    if model == "mixed":
+        # Poisson arrivals at the rate that keeps the 5-s poller at the ceiling of 10 calls/s:
+        # ~50 jobs pending, over a mean duration of ~52 s.
+        kinds = [JobKind.IMAGE] * jobs + [JobKind.VIDEO] * max(jobs // 10, 1)
+        rng.shuffle(kinds)
+        at, plan = 0.0, []
+        for kind in kinds:
+            at += rng.expovariate(1.0)
+            plan.append(Arrival(at, kind))
+        return [("mixed", plan)]
+    raise ValueError(f"unknown model {model!r}")
+
+
+def speed_for(model: str, run: str, speed: float) -> float:
+    # Lone videos take ten minutes each: run them faster (lag targets are of 10 s there).
+    return max(speed, 50.0) if run == "videos alone" else speed
+
+
+def bot_figures(records: list[dict[str, Any]], attempts: list[float], speed: float) -> dict:
+    lags = [r["lag"] for r in records if r["lag"] is not None]
+    calls = [r["calls"] for r in records]
+    return {
+        "jobs": len(records),
+        "undelivered": len(records) - len(lags),
+        "calls_per_job": round(sum(calls) / len(calls), 2),
+        "lag_p50": round(percentile(lags, 50), 2),
+        "lag_p95": round(percentile(lags, 95), 2),
+        "peak_calls_per_second": peak_per_second([t * speed for t in attempts]),
+    }
+
+
+def fixed_figures(
+    records: list[dict[str, Any]], kinds: list[str], ceiling: float
+) -> dict[str, dict[str, Any]]:
+    """Per fixed interval, free and held to `ceiling`: figures per kind, and the peak."""
+    timelines = [Timeline(r["created"], r["done"]) for r in records]
+    out: dict[str, dict[str, Any]] = {}
+    for interval in FIXED:
+        for label, limit in (("free", None), ("ceiling", ceiling)):
+            result = run_fixed(timelines, interval, limit)
+            entry: dict[str, Any] = {"peak_calls_per_second": peak_per_second(result.call_times)}
+            for kind in kinds:
+                mine = [n for n, r in enumerate(records) if r["kind"] == kind]
+                lags = [result.lags[n] for n in mine]
+                entry[kind] = {
+                    "calls_per_job": round(sum(result.calls[n] for n in mine) / len(mine), 2),
+                    "lag_p50": round(percentile(lags, 50), 2),
+                    "lag_p95": round(percentile(lags, 95), 2),
+                }
+            out[f"every {interval:g} s, {label}"] = entry
+    return out
+
+
+async def run_model(model: str, jobs: int, speed: float, ceiling: float, seed: int) -> dict:
+    rng = random.Random(seed)
+    figures: dict[str, Any] = {"model": model, "ceiling": ceiling}
+    for run, plan in model_plans(model, jobs, rng):
+        run_speed = speed_for(model, run, speed)
+        phase = await run_phase(plan, run_speed, seed, ceiling, settle=None, model=model)
+        records = phase["records"]
+        calls_per_job(records, phase["calls"])
+        kinds = sorted({r["kind"] for r in records})
+        figures[run] = {
+            "speed": run_speed,
+            "bot": {
+                kind: bot_figures(
+                    [r for r in records if r["kind"] == kind], phase["attempts"], run_speed
+                )
+                for kind in kinds
+            },
+            "fixed": fixed_figures(records, kinds, ceiling),
+        }
+        figures[run]["bot"]["peak_calls_per_second"] = peak_per_second(
+            [t * run_speed for t in phase["attempts"]]
+        )
+    return figures
+
+
+def outage(status: int | None) -> Disturbance:
+    """An outage from OUTAGE_START for OUTAGE_SECONDS: refused connections (None) or `status`."""
+
+    async def disturb(sim: MiraflowSimulator, started: float) -> None:
+        speed = sim.config.speed
+        await asyncio.sleep(max(0.0, started + OUTAGE_START / speed - time.time()))
+        if status is None:
+            await sim.refuse_connections()
+        else:
+            sim.outage(status)
+        await asyncio.sleep(OUTAGE_SECONDS / speed)
+        if status is None:
+            await sim.refuse_connections(False)
+        else:
+            sim.outage(None)
+
+    return disturb
+
+
+async def run_fault(fault: str, jobs: int, speed: float, ceiling: float, seed: int) -> dict:
+    rng = random.Random(seed)
+    figures: dict[str, Any] = {"fault": fault, "ceiling": ceiling, "speed": speed}
+    if fault == "limit-429":
+        # Far more work than 3 calls a second can follow: the bot is held to the server's limit.
+        plan = images_over(30.0, jobs, rng)
+        phase = await run_phase(
+            plan, speed, seed, ceiling, settle=90.0, model="default", rate_limit=SERVER_LIMIT
+        )
+        start, end = phase["started"] + 10.0 / speed, phase["started"] + 90.0 / speed
+        seen = [
+            status
+            for at, path, status in phase["answers"]
+            if start <= at < end and path.startswith("/api/")
+        ]
+        ok = sum(1 for s in seen if s is not None and s != 429)
+        rejected = sum(1 for s in seen if s == 429)
+        seconds = (end - start) * speed
+        figures.update(
+            server_limit=SERVER_LIMIT,
+            window_seconds=seconds,
+            successful_per_second=round(ok / seconds, 2),
+            rejected_share=round(rejected / max(len(seen), 1), 3),
+            targets="successful >= 2.5/s, rejected <= 10 %",
+        )
+        return figures
+    status = None if fault == "outage-refused" else 503
+    window = OUTAGE_START + OUTAGE_SECONDS + 60.0
+    plan = images_over(window, jobs, rng)
+    phase = await run_phase(plan, speed, seed, ceiling, settle=None, disturb=outage(status))
+    begin = phase["started"] + (OUTAGE_START + 5.0) / speed
+    end = phase["started"] + (OUTAGE_START + OUTAGE_SECONDS) / speed
+    during = [t for t in phase["attempts"] if begin <= t < end]
+    seconds = (end - begin) * speed
+    finished_in = [
+        r for r in phase["records"] if OUTAGE_START <= r["done"] < OUTAGE_START + OUTAGE_SECONDS
+    ]
+    after = [
+        r["lag"] - (OUTAGE_START + OUTAGE_SECONDS - r["done"])
+        for r in finished_in
+        if r["lag"] is not None
+    ]
+    figures.update(
+        outage_seconds=OUTAGE_SECONDS,
+        calls_per_second_after_first_5s=round(len(during) / seconds, 2),
+        peak_calls_per_second_in_outage=peak_per_second([t * speed for t in during]),
+        peak_calls_per_second=peak_per_second([t * speed for t in phase["attempts"]]),
+        finished_during=len(finished_in),
+        noticed_after_end_p95=round(percentile(after, 95), 2) if after else math.nan,
+        noticed_after_end_max=round(max(after), 2) if after else math.nan,
+        undelivered=sum(1 for r in phase["records"] if r["lag"] is None),
+        creates_refused=phase["refused"],
+        targets="<= 1 call/s on average after 5 s, never over the ceiling; p95 <= 5 s",
+    )
+    return figures

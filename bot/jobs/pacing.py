@@ -1,0 +1,242 @@
+"""The gate every HTTP attempt to Miraflow passes through, retries included.
+
+- A ceiling: at most `rate` attempts in any one-second window, spread evenly.
+- Retry-After: after a 429 no attempt of the poller leaves before it has passed (the
+  header's seconds, capped at a minute where it is parsed: `parse_retry_after`); a call a
+  member waits on is not held.
+- A server-side limit: on a 429 the rate drops just under what the server let through in
+  the last second, then creeps back up to the ceiling while no 429 comes.
+- An outage: after OUTAGE_AFTER failed attempts in a row (no connection, or a 5xx) the
+  whole client counts as down. Then one probe at a time, every PROBE_INTERVAL seconds, goes
+  out; the poller's other attempts wait, and a call a member is waiting on fails at once.
+  The first answer opens the gate, and the attempts held catch up at the ceiling.
+
+`PRIORITY` (a context variable, set by the poller in its own tasks) says which kind of call
+an attempt belongs to. `Pacers` gives each Miraflow client (each key) a pacer of its own, at
+the ceiling shared out between the live processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Literal
+
+from bot.miraflow import MiraflowClient, MiraflowConnectionError
+
+log = logging.getLogger(__name__)
+
+Priority = Literal["user", "poll", "progress"]
+# "user": a call someone waits on (never held through an outage); "poll": a status call of
+# the poller; "progress": a video's progress while a sweep watches its end (goes last).
+PRIORITY: ContextVar[Priority] = ContextVar("miraflow_call_priority", default="user")
+
+OUTAGE_AFTER = 3
+PROBE_INTERVAL = 1.25
+RETRY_AFTER_DEFAULT = 1.0
+SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after a 429
+RECOVERY = 0.02  # calls per second regained per second without a 429
+MIN_RATE = 0.5
+MAX_DEFER = 3.0  # seconds a call that is not urgent lets urgent ones go first
+
+
+class RateLimiter:
+    """At most `rate` calls in any one-second window, spread evenly rather than in bursts."""
+
+    def __init__(
+        self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
+        self._speed = speed
+        self._window = 1.02 / speed  # a little slack for the time requests take to arrive
+        self._clock = clock
+        self._next_slot = 0.0
+        self._recent: deque[float] = deque()
+        self._urgent_waiting = 0
+        self.set_rate(rate)
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = rate
+        self._interval = 1.0 / (rate * self._speed)
+        self._per_window = max(1, math.floor(rate + 0.5))
+
+    async def acquire(self, *, urgent: bool = True) -> None:
+        """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
+        watches for its end) lets every urgent one waiting go first."""
+        if urgent:
+            self._urgent_waiting += 1
+        # A call that can wait does so for a few seconds at most: under a steady stream of
+        # urgent calls it would otherwise wait forever (and hold its job with it).
+        patience = self._clock() + MAX_DEFER / self._speed
+        try:
+            while True:
+                now = self._clock()
+                slot = max(now, self._next_slot)
+                if len(self._recent) >= self._per_window:
+                    slot = max(slot, self._recent[0] + self._window)
+                if not urgent and self._urgent_waiting and now < patience:
+                    slot = max(slot, now + self._interval)
+                if slot <= now:
+                    break
+                if urgent:
+                    self._next_slot = max(self._next_slot, slot)
+                await asyncio.sleep(slot - now)
+        finally:
+            if urgent:
+                self._urgent_waiting -= 1
+        self._next_slot = now + self._interval
+        self._recent.append(now)
+        while len(self._recent) > self._per_window:
+            self._recent.popleft()
+
+
+class Pacer:
+    """The gate of one Miraflow client (see the module's docstring); times are on a clock
+    `speed` times faster than real time, like the poll schedule's."""
+
+    def __init__(
+        self, ceiling: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ceiling = ceiling
+        self._speed = speed
+        self._clock = clock
+        self._limiter = RateLimiter(ceiling, speed, clock)
+        self._paused_until = 0.0
+        self._failures = 0
+        self.down = False
+        self._probing = False
+        self._next_probe = 0.0
+        self._accepted: deque[float] = deque()  # answers other than 429 in the last second
+        self._slowed_at = -math.inf
+        self._rate_at = clock()
+        self._changed = asyncio.Event()
+
+    @property
+    def rate(self) -> float:
+        return self._limiter.rate
+
+    def set_ceiling(self, ceiling: float) -> None:
+        """A new ceiling (this process's share); a rate a server's 429s lowered stays lower."""
+        slowed = self._limiter.rate < self._ceiling
+        self._ceiling = ceiling
+        self._limiter.set_rate(min(self._limiter.rate, ceiling) if slowed else ceiling)
+
+    @property
+    def paused_until(self) -> float:
+        """Until when a Retry-After holds every attempt back (on the pacer's clock)."""
+        return self._paused_until
+
+    async def acquire(self) -> bool:
+        """Wait until an attempt may leave; True if it is the outage's probe."""
+        priority = PRIORITY.get()
+        probe = False
+        while True:
+            now = self._clock()
+            # A member's call is not held a minute: a 429 of its own is told to them.
+            if now < self._paused_until and priority != "user":
+                await self._wait(self._paused_until - now)
+                continue
+            if not self.down:
+                break
+            if priority == "user":
+                raise MiraflowConnectionError(
+                    "Miraflow is not answering at the moment", request_sent=False
+                )
+            if not self._probing and now >= self._next_probe:
+                self._probing = probe = True
+                self._next_probe = now + PROBE_INTERVAL / self._speed
+                break
+            await self._wait(max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed)
+        self._regain_rate()
+        await self._limiter.acquire(urgent=priority != "progress")
+        return probe
+
+    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
+        """What became of an attempt: its HTTP status, None if no answer came."""
+        now = self._clock()
+        if probe:
+            self._probing = False
+        if status == 429:
+            # The server's own seconds (already capped): not scaled.
+            wait = RETRY_AFTER_DEFAULT / self._speed if retry_after is None else retry_after
+            self._paused_until = max(self._paused_until, now + wait)
+            self._slow_down(now)
+        elif status is None or status >= 500:
+            self._failures += 1
+            if self._failures >= OUTAGE_AFTER and not self.down:
+                log.warning("Miraflow is not answering; probing it until it does")
+                self.down = True
+                self._next_probe = now + PROBE_INTERVAL / self._speed
+        else:
+            if self.down:
+                log.warning("Miraflow answers again; catching up")
+            self.down = False
+            self._failures = 0
+            self._accepted.append(now)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _slow_down(self, now: float) -> None:
+        second = 1.0 / self._speed
+        if now - self._slowed_at < second:
+            return  # the 429s of calls that left before the last slow-down
+        while self._accepted and self._accepted[0] <= now - second:
+            self._accepted.popleft()
+        rate = self._limiter.rate
+        # What got through in the last second, unless a pause left it unrepresentative.
+        rate = max(MIN_RATE, min(rate, max(len(self._accepted), rate / 2)) * SLOWDOWN)
+        self._limiter.set_rate(rate)
+        self._slowed_at = now
+        self._rate_at = now
+        log.info("Miraflow limits its calls: down to %.2f a second", rate)
+
+    def _regain_rate(self) -> None:
+        now = self._clock()
+        if self._limiter.rate < self._ceiling:
+            gained = RECOVERY * (now - self._rate_at) * self._speed
+            self._limiter.set_rate(min(self._ceiling, self._limiter.rate + gained))
+        self._rate_at = now
+        while len(self._accepted) > 4 * self._ceiling:
+            self._accepted.popleft()
+
+    async def _wait(self, seconds: float) -> None:
+        changed = self._changed
+        try:
+            async with asyncio.timeout(seconds):
+                await changed.wait()
+        except TimeoutError:
+            pass
+
+
+class Pacers:
+    """One pacer per Miraflow client, that is per key: each account has its own ceiling,
+    divided between the live processes that share the store (`share`)."""
+
+    def __init__(self, ceiling: float, speed: float = 1.0) -> None:
+        self._ceiling = ceiling
+        self._speed = speed
+        self._workers = 1
+        self._pacers: weakref.WeakKeyDictionary[MiraflowClient, Pacer] = weakref.WeakKeyDictionary()
+
+    def pace(self, client: MiraflowClient) -> MiraflowClient:
+        """`client`, its every HTTP attempt passing its own pacer from now on."""
+        if client not in self._pacers:
+            pacer = self._pacers[client] = Pacer(self._ceiling / self._workers, self._speed)
+            client.pace_with(pacer)
+        return client
+
+    def of(self, client: MiraflowClient) -> Pacer:
+        self.pace(client)
+        return self._pacers[client]
+
+    def share(self, workers: int) -> None:
+        """`workers` live processes make calls with the same keys: each makes its share."""
+        self._workers = max(workers, 1)
+        for pacer in list(self._pacers.values()):
+            pacer.set_ceiling(self._ceiling / self._workers)
