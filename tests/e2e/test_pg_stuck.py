@@ -7,7 +7,7 @@ import time
 
 import psycopg
 
-from bot.discord_side.words import GENERIC_FAILURE
+from bot.discord_side.words import STORE_UNWRITABLE
 from tests.e2e.harness import running_bot
 from tests.pg import PgSchema
 
@@ -20,7 +20,7 @@ async def test_a_locked_jobs_table_is_answered_in_time(fd, sim, db_path, pg_sche
             inter = await fd.invoke("imagine", {"prompt": "stuck"}, user=fd.users.alice)
             answer = await fd.wait_for_response(inter, timeout=10)
             took = time.monotonic() - started
-        assert answer.ephemeral and answer.content == GENERIC_FAILURE
+        assert answer.ephemeral and answer.content == STORE_UNWRITABLE
         assert took < 3.0, took
         assert sim.count("POST", "/api/image/generate") == 0, "nothing paid for"
 

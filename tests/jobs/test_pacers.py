@@ -9,6 +9,8 @@ import asyncio
 import pytest
 
 from bot.jobs.clients import PacedClients
+from bot.jobs.job_requests import TextVideoRequest
+from bot.jobs.models import JobKind
 from bot.jobs.pacing import Pacers
 from bot.jobs.store import JobStore
 from bot.jobs.unclear import UnclearVideos
@@ -57,7 +59,15 @@ async def test_every_call_of_a_paced_client_takes_a_slot(tmp_path) -> None:
     ):
         store = JobStore(tmp_path / "jobs.sqlite3")
         clients = PacedClients(TwoKeys(bot_client, own_client), Pacers(CEILING, SPEED))
-        unclear = UnclearVideos(store, clients.for_guild(1), lambda: None, video_timeout=60.0)
+        unclear = UnclearVideos(store, clients, lambda: None, video_timeout=60.0)
+        unclear_video = store.create_job(  # looked for in the list of server 1's key
+            kind=JobKind.VIDEO,
+            user_id=7,
+            channel_id=8,
+            guild_id=1,
+            request=TextVideoRequest(avatar_id="a", voice_id="v", text="hi", name="hi #0000abcd"),
+            upload_limit=10 << 20,
+        )
 
         async def calls_of(client: MiraflowClient) -> None:
             await client.upload_media(b"\x89PNG\r\n\x1a\n" + b"0" * 64, "a.png", "image/png")
@@ -67,7 +77,7 @@ async def test_every_call_of_a_paced_client_takes_a_slot(tmp_path) -> None:
         try:
             await asyncio.gather(
                 *(calls_of(clients.for_guild(g)) for g in (1, 1, 2, 2)),
-                *(unclear.look([]) for _ in range(3)),
+                *(unclear.look([unclear_video]) for _ in range(3)),
             )
         finally:
             store.close()
