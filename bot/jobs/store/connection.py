@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from sqlite_utils import Database
 
@@ -84,17 +82,6 @@ class Connection(SqlRows):
         if self._checkpointer is not None:
             self._checkpointer.close()
         self._db.close()  # the last connection to close checkpoints and removes the WAL
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _write(self, sql: str, params: Params) -> list[Row]:
         # fetchall: the statement (and so its transaction) ends only once every row is read.

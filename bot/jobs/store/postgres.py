@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -102,17 +101,6 @@ class PgConnection(SqlRows):
             return
         self._closed = True
         self._pool.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _run(self, sql: str, params: Params) -> list[Row]:
         with self._pool.connection() as conn:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from bot.jobs.models import Job
 from bot.jobs.store.rows import JOB_COLUMNS, job_from_row
@@ -18,6 +19,21 @@ Row = Sequence[Any]
 
 
 class SqlRows(ABC):
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection (or pool); the store is unusable after."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
     @abstractmethod
     def _write(self, sql: str, params: Params) -> list[Row]:
         """Run one write as its own transaction; the rows it returned (`RETURNING`), if any."""
