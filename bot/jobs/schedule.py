@@ -4,9 +4,10 @@ No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through m
 time a job still needs, by the shape of the bars of finished jobs of its kind once learned
 (or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
 target) around the likely end. A bar that jumps or stalls, a kind whose bars say little, or
-a bar whose values disagree with its kind's curve is polled as if silent; a rate guessed from
-one or two values never sleeps longer than a silent job would. Durations of finished jobs, learned per kind, place the first poll
-just after the shortest jobs end and space the polls of a silent job evenly.
+a bar whose values disagree with its kind's curve is polled as if silent; a rate guessed
+from one or two values never sleeps longer than a silent job would. Durations of finished
+jobs, learned per kind, place the first poll just after the shortest jobs end and space the
+polls of a silent job evenly.
 """
 
 from __future__ import annotations
