@@ -5,7 +5,15 @@ import time
 
 import pytest
 
-from bot.jobs.estimate import CURVE_MIN, Curve, Durations, Reading, erratic, remaining
+from bot.jobs.estimate import (
+    CURVE_MIN,
+    Curve,
+    Durations,
+    Reading,
+    erratic,
+    remaining,
+    remaining_by_curve,
+)
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import RateLimiter
 from bot.jobs.schedule import (
@@ -101,6 +109,17 @@ def test_a_learned_curve_is_slept_through_to_its_soonest_end():
     soonest = 6.0 / shares[-2] - 6.0
     delay = next_poll_delay(JobKind.IMAGE, [Reading(6.0, 50)], Durations(), curve)
     assert delay == pytest.approx(soonest)
+
+
+def test_a_bar_is_judged_by_how_well_its_own_values_agree_with_its_kind_curve():
+    # Bars of this kind show 20 % at a fifth of their duration and 50 % at half of it.
+    curve = Curve()
+    for _ in range(CURVE_MIN):
+        curve.learn([Reading(20.0, 20), Reading(50.0, 50)], 100.0)
+    follows = [Reading(10.0, 20), Reading(25.0, 50)]  # both say 50 s
+    own_times = [Reading(10.0, 20), Reading(60.0, 50)]  # 50 s, then 120 s: a stall
+    assert remaining_by_curve(follows, curve).steady
+    assert not remaining_by_curve(own_times, curve).steady
 
 
 def test_a_bar_that_stood_still_teaches_its_curve_once():
