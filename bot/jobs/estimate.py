@@ -39,6 +39,9 @@ CURVE_SOONEST, CURVE_CENTRE = 0.95, 0.5
 # The curve is loose (bars of that kind say little) when, at a value, the CURVE_LOOSE quantile
 # of the shares is over CURVE_SPREAD times the opposite quantile.
 CURVE_LOOSE, CURVE_SPREAD = 0.95, 2.5
+# A job's bar follows the curve when the durations its values imply (each where the curve's
+# median puts it) are within CURVE_AGREE times of each other.
+CURVE_AGREE = 2.0
 # A bar is erratic when it moves JUMP_FACTOR times more (or less) than its rate said, give or
 # take JUMP_SLACK percent.
 JUMP_FACTOR = 3.0
@@ -172,9 +175,14 @@ class Curve:
     def learn(self, readings: Sequence[Reading], duration: float) -> None:
         if duration <= 0:
             return
+        # One share per value and job, when the value first showed: a bar that stood still
+        # for many polls weighs no more than any other.
+        shown: set[int] = set()
         for reading in readings:
-            if reading.progress is not None and 0 < reading.progress < 100:
-                self._shares[reading.progress].append(min(reading.elapsed / duration, 1.0))
+            value = reading.progress
+            if value is not None and 0 < value < 100 and value not in shown:
+                shown.add(value)
+                self._shares[value].append(min(reading.elapsed / duration, 1.0))
 
     def shares(self, progress: int) -> list[float]:
         """The shares seen at about `progress` percent, sorted; empty if too few."""
@@ -192,15 +200,34 @@ def remaining_by_curve(readings: Sequence[Reading], curve: Curve) -> Remaining |
     shares = curve.shares(latest.progress)
     if not shares:
         return None
+    # Shares are of when a value first showed: so is the time it is read from.
+    since = next(r.elapsed for r in readings if r.progress == latest.progress)
 
     def left(q: float) -> float:
-        return max(latest.elapsed / max(share(q), 1e-3) - latest.elapsed, 0.0)
+        return max(since / max(share(q), 1e-3) - latest.elapsed, 0.0)
 
     def share(q: float) -> float:
         return shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
 
     steady = share(CURVE_LOOSE) <= CURVE_SPREAD * share(1.0 - CURVE_LOOSE)
+    steady = steady and agrees(readings, curve)
     return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady)
+
+
+def agrees(readings: Sequence[Reading], curve: Curve) -> bool:
+    """Whether this bar's values, each read where the kind's curve usually shows it, tell of
+    about one duration: a bar that jumps and stalls at its own times does not follow it."""
+    implied: list[float] = []
+    seen: set[int] = set()
+    for reading in readings:
+        value = reading.progress
+        if value is None or not 0 < value < 100 or value in seen or reading.elapsed <= 0:
+            continue
+        seen.add(value)
+        shares = curve.shares(value)
+        if shares:
+            implied.append(reading.elapsed / max(shares[len(shares) // 2], 1e-3))
+    return len(implied) < 2 or max(implied) <= CURVE_AGREE * min(implied)
 
 
 # Before any bar of a kind is learned, a cancelled job's expected end (it counts toward its

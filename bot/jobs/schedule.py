@@ -3,9 +3,11 @@
 No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through most of the
 time a job still needs, by the shape of the bars of finished jobs of its kind once learned
 (or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
-target) around the likely end. A bar that jumps or stalls, or a kind whose bars say little,
-is polled as if silent. Durations of finished jobs, learned per kind, place the first poll
-just after the shortest jobs end and space the polls of a silent job evenly.
+target) around the likely end. A bar that jumps or stalls, a kind whose bars say little, or
+a bar whose values disagree with its kind's curve is polled as if silent; a rate guessed
+from one or two values never sleeps longer than a silent job would. Durations of finished
+jobs, learned per kind, place the first poll just after the shortest jobs end and space the
+polls of a silent job evenly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.jobs.estimate import (
     Curve,
     Durations,
     Reading,
+    Remaining,
     erratic,
     expected_left,
     remaining,
@@ -36,7 +39,7 @@ class PollPolicy:
     floor: float  # never sooner than this
     ceiling: float  # never later than this while it is working
     tail: float  # the spacing around the likely end: about the lag it costs
-    lead: float  # share of the soonest likely remaining time to sleep through
+    lead: float  # share of the soonest remaining time by the bar's own rate to sleep through
     quiet_growth: float  # while nothing shows progress: spacing as a share of the elapsed time
 
 
@@ -103,21 +106,30 @@ def next_poll_delay(
     policy = policy_for(kind)
     own = remaining(readings)
     by_curve = remaining_by_curve(readings, curve) if curve is not None else None
-    left = own if own is not None and own.steady else by_curve or own
-    loose = left is by_curve and by_curve is not None and not by_curve.steady
-    if loose or (left is own and own is not None and erratic(readings)):
-        # Bars of this kind say little of their end, or this one jumps or stalls: poll as if
-        # it said nothing; but a video that shows progress is past its queue: at the tail.
-        delay = policy.tail if kind.makes_video else quiet_delay(kind, readings[-1].elapsed, seen)
+    jumpy = own is not None and erratic(readings)
+    left: Remaining | None = None
+    if own is not None and own.steady and not jumpy:
+        left = own
+    elif by_curve is not None and by_curve.steady:
+        left = by_curve
+    elif own is not None and not jumpy:
+        left = own  # a rate from one or two values: a guess, held to the silent spacing below
+    quiet = quiet_delay(kind, readings[-1].elapsed, seen)
+    if left is None and own is not None and kind.makes_video:
+        delay = policy.tail  # a video that shows progress is past its queue
     elif left is None:
-        delay = quiet_delay(kind, readings[-1].elapsed, seen)
+        # Bars of this kind say little of their end, or this one jumps or stalls: poll as if
+        # it said nothing.
+        delay = quiet
     elif left.soonest > 2 * policy.tail:
-        delay = left.soonest * policy.lead
-        # Until the bar has moved at a steady rate, sleep no longer than it took to move.
-        if left.single:
-            delay = min(delay, SINGLE_READING_SHARE * left.span)
-        elif not left.steady:
-            delay = min(delay, left.span)
+        # A curve's soonest is already the early end of what jobs of the kind did: all of
+        # it can be slept through; a bar's own rate keeps a margin (`lead`).
+        delay = left.soonest * (1.0 if left is by_curve else policy.lead)
+        if not left.steady:
+            # A guessed rate sleeps no longer than the bar took to move, nor than a silent
+            # job of this kind would: a bar that jumped once may stall, then jump to done.
+            share = SINGLE_READING_SHARE if left.single else 1.0
+            delay = min(delay, share * left.span, quiet)
     else:
         delay = policy.tail
     return min(max(delay, policy.floor), policy.ceiling)

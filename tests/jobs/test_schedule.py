@@ -5,7 +5,15 @@ import time
 
 import pytest
 
-from bot.jobs.estimate import Durations, Reading, erratic, remaining
+from bot.jobs.estimate import (
+    CURVE_MIN,
+    Curve,
+    Durations,
+    Reading,
+    erratic,
+    remaining,
+    remaining_by_curve,
+)
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import RateLimiter
 from bot.jobs.schedule import (
@@ -77,6 +85,50 @@ def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
     # While most jobs end: an even spacing, the lag a fixed poller would give for more calls.
     assert next_poll_delay(JobKind.IMAGE, [Reading(60.0, None)], seen) == IMAGE_POLICY.tail
     assert next_poll_delay(JobKind.IMAGE, [Reading(200.0, None)], seen) > IMAGE_POLICY.tail
+
+
+def test_a_rate_guessed_from_one_value_sleeps_no_longer_than_a_silent_job():
+    # 40 % shown at once after 25 s: a steady bar would need ~37 s more, but a bar that
+    # jumps may stall and jump to done; while most jobs of the kind end, it is polled as
+    # closely as a silent one.
+    seen = Durations([10.0 + n for n in range(80)])  # 10-89 s
+    jumped = [Reading(20.0, 0), Reading(25.0, 40)]
+    silent = [Reading(20.0, 0), Reading(25.0, 0)]
+    assert next_poll_delay(JobKind.IMAGE, jumped, seen) == next_poll_delay(
+        JobKind.IMAGE, silent, seen
+    )
+
+
+def test_a_learned_curve_is_slept_through_to_its_soonest_end():
+    # Bars of this kind showed 50 % at 30-34 % of their duration: at 50 % after 6 s, the
+    # latest share seen (about 34 %) gives the soonest end, about 11.6 s from now.
+    curve = Curve()
+    shares = [0.30 + n * 0.05 / CURVE_MIN for n in range(CURVE_MIN)]
+    for share in shares:
+        curve.learn([Reading(share * 100.0, 50)], 100.0)
+    soonest = 6.0 / shares[-2] - 6.0
+    delay = next_poll_delay(JobKind.IMAGE, [Reading(6.0, 50)], Durations(), curve)
+    assert delay == pytest.approx(soonest)
+
+
+def test_a_bar_is_judged_by_how_well_its_own_values_agree_with_its_kind_curve():
+    # Bars of this kind show 20 % at a fifth of their duration and 50 % at half of it.
+    curve = Curve()
+    for _ in range(CURVE_MIN):
+        curve.learn([Reading(20.0, 20), Reading(50.0, 50)], 100.0)
+    follows = [Reading(10.0, 20), Reading(25.0, 50)]  # both say 50 s
+    own_times = [Reading(10.0, 20), Reading(60.0, 50)]  # 50 s, then 120 s: a stall
+    assert remaining_by_curve(follows, curve).steady
+    assert not remaining_by_curve(own_times, curve).steady
+
+
+def test_a_bar_that_stood_still_teaches_its_curve_once():
+    # One job stalled at 30 % for many polls weighs as much as any other at that value.
+    curve = Curve()
+    curve.learn([Reading(float(t), 30) for t in range(10, 90)], 100.0)
+    for _ in range(CURVE_MIN - 1):
+        curve.learn([Reading(50.0, 30)], 100.0)
+    assert curve.shares(30) == [0.1] + [0.5] * (CURVE_MIN - 1)
 
 
 def test_the_sweep_comes_more_often_the_more_videos_it_serves():

@@ -39,7 +39,7 @@ def test_a_fast_climb_then_a_crawl_costs_a_little_more():
     # The target is 1.2 times the 5-s poller's calls: not met (see bench/RESULTS.md).
     bot, jobs = run("fast-then-crawl")
     assert bot.p95_lag <= 1.6
-    assert bot.calls <= 1.5 * fixed_outcome(jobs, 5.0).calls
+    assert bot.calls <= 1.35 * fixed_outcome(jobs, 5.0).calls
 
 
 @pytest.mark.parametrize("model", ["none", "stalls-then-jumps"])
@@ -65,3 +65,11 @@ def test_before_anything_is_learned_the_lag_stays_bounded():
     cold = bot_outcome(jobs, JobKind.IMAGE, Learned())
     assert cold.p95_lag <= 2.0
     assert cold.calls <= 1.3 * fixed_outcome(jobs, 5.0).calls
+
+
+def test_before_anything_is_learned_a_bar_that_jumps_is_not_slept_through():
+    # A rate guessed from one jump is held to the silent spacing: a jump, a stall, then a
+    # jump to done is caught (it lagged 7.3 s at p95 when the guess was slept through).
+    jobs = draw_jobs("stalls-then-jumps", JobKind.IMAGE, 200, seed=3)
+    cold = bot_outcome(jobs, JobKind.IMAGE, Learned())
+    assert cold.p95_lag <= 5.0
