@@ -51,10 +51,8 @@ def build_parser(*, simulator_options: bool = True) -> argparse.ArgumentParser:
 
 async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
     """Create the shared resources, run the bot until it is stopped, close them."""
-    from bot.discord_bot import MiraflowBot
+    from bot.discord_bot import MiraflowBot, miraflow_client
     from bot.jobs.store import StoreOpenError, open_store
-    from bot.metrics import metrics
-    from bot.miraflow import MiraflowClient
     from bot.monitoring import discord_error_trace, serve_monitoring
 
     point_discord_at(settings.discord_api_base_url or None, settings.discord_gateway_url or None)
@@ -68,15 +66,7 @@ async def run_bot(settings: Settings, *, sync_only: bool = False) -> None:
         claim.release()
         raise StoreUnusableError(str(error)) from None
     try:
-        async with MiraflowClient(
-            settings.miraflow_api_key,
-            base_url=settings.miraflow_base_url,
-            timeout=settings.miraflow_timeout,
-            read_timeout=settings.download_stall_timeout,
-            stall_timeout=settings.download_stall_timeout,
-            download_deadline=settings.download_deadline,
-            on_call=metrics.miraflow_call,
-        ) as miraflow:
+        async with miraflow_client(settings, settings.miraflow_api_key) as miraflow:
             bot = MiraflowBot(settings, store, miraflow, http_trace=discord_error_trace())
             bot.delivery.temp_dir = claim.temp_dir
             bot.force_sync = sync_only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import json
@@ -56,21 +57,22 @@ def cog_modules() -> list[str]:
     return sorted(names)
 
 
+def miraflow_client(settings: Settings, key: str) -> MiraflowClient:
+    """A Miraflow client with the bot's settings: the bot's own (its key) or a server's."""
+    return MiraflowClient(
+        key,
+        base_url=settings.miraflow_base_url,
+        timeout=settings.miraflow_timeout,
+        read_timeout=settings.download_stall_timeout,
+        stall_timeout=settings.download_stall_timeout,
+        download_deadline=settings.download_deadline,
+        on_call=metrics.miraflow_call,
+    )
+
+
 def own_key_client(settings: Settings) -> Callable[[str], MiraflowClient]:
     """Makes a server's own client: the bot client's settings with the server's key."""
-
-    def make(key: str) -> MiraflowClient:
-        return MiraflowClient(
-            key,
-            base_url=settings.miraflow_base_url,
-            timeout=settings.miraflow_timeout,
-            read_timeout=settings.download_stall_timeout,
-            stall_timeout=settings.download_stall_timeout,
-            download_deadline=settings.download_deadline,
-            on_call=metrics.miraflow_call,
-        )
-
-    return make
+    return functools.partial(miraflow_client, settings)
 
 
 class MiraflowTree(app_commands.CommandTree):
