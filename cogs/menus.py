@@ -150,8 +150,8 @@ class Menus(commands.Cog):
         for menu in self.menus:
             self.bot.tree.remove_command(menu.name, type=menu.type)
 
-    async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """The message's first picture is the reference of an edit; a modal asks the prompt."""
+    def _checked_picture(self, message: discord.Message) -> FoundPicture:
+        """The message's first picture, if it is one the bot may fetch and edit."""
         found = first_picture(message)
         if found is None:
             raise UserFacingError(NO_PICTURE)
@@ -160,6 +160,11 @@ class Menus(commands.Cog):
             max_bytes=self.bot.settings.max_attachment_bytes,
             api_base=self.bot.settings.discord_api_base_url,
         )
+        return found
+
+    async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The message's first picture is the reference of an edit; a modal asks the prompt."""
+        found = self._checked_picture(message)
         await interaction.response.send_modal(EditImageModal(found, message))
 
     async def submitted_late(self, interaction: discord.Interaction, ids: re.Match[str]) -> None:
@@ -172,14 +177,7 @@ class Menus(commands.Cog):
             message = await channel.fetch_message(int(ids["message"]))
         except (discord.NotFound, discord.Forbidden) as exc:
             raise UserFacingError(NO_PICTURE) from exc
-        found = first_picture(message)
-        if found is None:
-            raise UserFacingError(NO_PICTURE)
-        check_found(
-            found,
-            max_bytes=self.bot.settings.max_attachment_bytes,
-            api_base=self.bot.settings.discord_api_base_url,
-        )
+        found = self._checked_picture(message)
         values = form_values(interaction)
         await submit_edit(
             interaction,
