@@ -6,6 +6,7 @@ A value left NULL, or a server without a row, means "the default from .env".
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,28 @@ class StoredGuild:
     styles: dict[str, StoredStyle] = field(default_factory=dict)
 
 
+def assemble(
+    settings: Iterable[Sequence[Any]],
+    words: Iterable[Sequence[Any]],
+    styles: Iterable[Sequence[Any]],
+) -> dict[int, StoredGuild]:
+    """Servers' settings from the rows of the three tables (guild_id first in each)."""
+    guilds: dict[int, StoredGuild] = {}
+
+    def guild(guild_id: int) -> StoredGuild:
+        return guilds.setdefault(guild_id, StoredGuild(guild_id))
+
+    for row in settings:
+        stored = guild(row[0])
+        for name, value in zip(SETTING_COLUMNS, row[1:], strict=True):
+            setattr(stored, name, value)
+    for guild_id, word in words:
+        guild(guild_id).words.append(word)
+    for guild_id, name, text, negative in styles:
+        guild(guild_id).styles[name] = StoredStyle(name, text, negative)
+    return guilds
+
+
 class GuildSettingsStore:
     """Reads and writes the guild_* tables on the job store's connection."""
 
@@ -57,28 +80,17 @@ class GuildSettingsStore:
         return self._read("WHERE guild_id = ?", [guild_id]).get(guild_id) or StoredGuild(guild_id)
 
     def _read(self, where: str, params: list[Any]) -> dict[int, StoredGuild]:
-        guilds: dict[int, StoredGuild] = {}
-
-        def guild(guild_id: int) -> StoredGuild:
-            return guilds.setdefault(guild_id, StoredGuild(guild_id))
-
         columns = ", ".join(SETTING_COLUMNS)
-        for row in self._db.execute(
-            f"SELECT guild_id, {columns} FROM guild_settings {where}", params
-        ):
-            stored = guild(row[0])
-            for name, value in zip(SETTING_COLUMNS, row[1:], strict=True):
-                setattr(stored, name, value)
-        for guild_id, word in self._db.execute(
-            f"SELECT guild_id, word FROM guild_words {where} ORDER BY added_at, rowid", params
-        ):
-            guild(guild_id).words.append(word)
-        for guild_id, name, text, negative in self._db.execute(
-            f"SELECT guild_id, name, text, negative FROM guild_styles {where} ORDER BY name",
-            params,
-        ):
-            guild(guild_id).styles[name] = StoredStyle(name, text, negative)
-        return guilds
+        return assemble(
+            self._db.execute(f"SELECT guild_id, {columns} FROM guild_settings {where}", params),
+            self._db.execute(
+                f"SELECT guild_id, word FROM guild_words {where} ORDER BY added_at, rowid", params
+            ),
+            self._db.execute(
+                f"SELECT guild_id, name, text, negative FROM guild_styles {where} ORDER BY name",
+                params,
+            ),
+        )
 
     def update(self, guild_id: int, **values: Any) -> None:
         """Set some of the plain settings; a value given as None goes back to the default."""

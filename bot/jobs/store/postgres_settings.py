@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from bot.jobs.store.guild_settings import SETTING_COLUMNS, StoredGuild, StoredStyle
+from bot.jobs.store.guild_settings import SETTING_COLUMNS, StoredGuild, StoredStyle, assemble
 
 NOTIFY_CHANNEL = "miraflow_guild_settings"
 
@@ -50,11 +50,6 @@ class PgGuildSettings:
         return found.get(guild_id) or StoredGuild(guild_id)
 
     def _read(self, where: sql.SQL, params: list[Any]) -> dict[int, StoredGuild]:
-        guilds: dict[int, StoredGuild] = {}
-
-        def guild(guild_id: int) -> StoredGuild:
-            return guilds.setdefault(guild_id, StoredGuild(guild_id))
-
         columns = sql.SQL(", ").join(map(sql.Identifier, SETTING_COLUMNS))
         with self._pool.connection() as conn, conn.transaction():
             settings = conn.execute(
@@ -73,15 +68,7 @@ class PgGuildSettings:
                 ).format(where),
                 params,
             ).fetchall()
-        for row in settings:
-            stored = guild(row[0])
-            for name, value in zip(SETTING_COLUMNS, row[1:], strict=True):
-                setattr(stored, name, value)
-        for guild_id, word in words:
-            guild(guild_id).words.append(word)
-        for guild_id, name, text, negative in styles:
-            guild(guild_id).styles[name] = StoredStyle(name, text, negative)
-        return guilds
+        return assemble(settings, words, styles)
 
     def update(self, guild_id: int, **values: Any) -> None:
         unknown = set(values).difference(SETTING_COLUMNS)
