@@ -44,6 +44,7 @@ from bot.miraflow import (
     RateLimitedError,
     ServerError,
 )
+from bot.settings import IMAGE_TIMEOUT_DEFAULT, VIDEO_TIMEOUT_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ class PollerConfig:
     # Results fetched and posted at once: apart from the poll slots, so that stalled
     # downloads (each up to its deadline) never hold up the polling of other jobs.
     max_deliveries: int = 16
-    image_timeout: float = 1800.0
-    video_timeout: float = 7200.0
+    image_timeout: float = IMAGE_TIMEOUT_DEFAULT
+    video_timeout: float = VIDEO_TIMEOUT_DEFAULT
     schedule: Schedule = Schedule()
 
 
