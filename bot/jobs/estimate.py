@@ -36,9 +36,6 @@ CURVE_POOL = 2
 CURVE_MIN = 12
 # The quantiles of those shares that make the "soonest" and the "centre" estimates.
 CURVE_SOONEST, CURVE_CENTRE = 0.95, 0.5
-# The curve is loose (bars of that kind say little) when, at a value, the CURVE_LOOSE quantile
-# of the shares is over CURVE_SPREAD times the opposite quantile.
-CURVE_LOOSE, CURVE_SPREAD = 0.95, 2.5
 # A job's bar follows the curve when the durations its values imply (each where the curve's
 # median puts it) are within CURVE_AGREE times of each other.
 CURVE_AGREE = 2.0
@@ -46,9 +43,6 @@ CURVE_AGREE = 2.0
 # take JUMP_SLACK percent.
 JUMP_FACTOR = 3.0
 JUMP_SLACK = 12.0
-# Only the last ERRATIC_MEMORY readings are judged: a bar that went on steadily since is
-# trusted again (a fast climb that turned into a crawl, say).
-ERRATIC_MEMORY = MAX_READINGS
 # Two rates agree when the faster is at most STEADY_RATIO times the slower.
 STEADY_RATIO = 1.5
 # The rate is measured over the last RATE_WINDOW progress values once they agree.
@@ -73,6 +67,7 @@ class Remaining:
     per_percent: float = 0.0  # seconds per percent, at the last measured rate
     level_since: float = 0.0  # when the bar first showed its current value
     span: float = 0.0  # the seconds the rate was measured over
+    by_curve: bool = False  # read off the kind's curve, not the bar's own rate
 
 
 def remaining(readings: Sequence[Reading]) -> Remaining | None:
@@ -125,19 +120,32 @@ def remaining(readings: Sequence[Reading]) -> Remaining | None:
 def erratic(readings: Sequence[Reading]) -> bool:
     """Whether the bar has moved unlike any rate it showed: jumped far ahead of it, or stood
     still far longer. Such a bar says little of the end, and is better not trusted."""
-    for n in range(max(2, len(readings) - ERRATIC_MEMORY), len(readings)):
-        before = remaining(readings[:n])
-        now, last = readings[n], readings[n - 1]
-        if before is None or before.per_percent <= 0 or now.progress is None:
-            continue
-        # From when the bar first showed the value it still showed before this reading.
-        expected = (now.elapsed - before.level_since) / before.per_percent
-        moved = now.progress - (last.progress or 0)
-        if moved > JUMP_FACTOR * expected + JUMP_SLACK:
-            return True
-        if moved < expected / JUMP_FACTOR - JUMP_SLACK:
-            return True
-    return False
+    return bool(readings) and erratic_so_far(readings)[-1]
+
+
+def erratic_so_far(readings: Sequence[Reading]) -> list[bool]:
+    """`erratic` of each prefix of the readings (`[:1]`, `[:2]`, ...), in one pass. Only the
+    readings kept (MAX_READINGS) are judged: a bar that went on steadily since is trusted
+    again (a fast climb that turned into a crawl, say)."""
+    flags: list[bool] = []
+    seen = False
+    for n in range(len(readings)):
+        if not seen and n >= 2:
+            seen = _moved_unlike_its_rate(readings, n)
+        flags.append(seen)
+    return flags
+
+
+def _moved_unlike_its_rate(readings: Sequence[Reading], n: int) -> bool:
+    before = remaining(readings[:n])
+    now, last = readings[n], readings[n - 1]
+    if before is None or before.per_percent <= 0 or now.progress is None:
+        return False
+    # From when the bar first showed the value it still showed before this reading.
+    expected = (now.elapsed - before.level_since) / before.per_percent
+    moved = now.progress - (last.progress or 0)
+    too_far = moved > JUMP_FACTOR * expected + JUMP_SLACK
+    return too_far or moved < expected / JUMP_FACTOR - JUMP_SLACK
 
 
 class Durations:
@@ -171,10 +179,12 @@ class Curve:
 
     def __init__(self) -> None:
         self._shares: list[deque[float]] = [deque(maxlen=CURVE_KEEP) for _ in range(100)]
+        self._pooled: dict[int, list[float]] = {}  # `shares`, until the next job is learned
 
     def learn(self, readings: Sequence[Reading], duration: float) -> None:
         if duration <= 0:
             return
+        self._pooled.clear()
         # One share per value and job, when the value first showed: a bar that stood still
         # for many polls weighs no more than any other.
         shown: set[int] = set()
@@ -186,8 +196,11 @@ class Curve:
 
     def shares(self, progress: int) -> list[float]:
         """The shares seen at about `progress` percent, sorted; empty if too few."""
-        low, high = max(progress - CURVE_POOL, 1), min(progress + CURVE_POOL, 99)
-        pooled = sorted(share for level in range(low, high + 1) for share in self._shares[level])
+        pooled = self._pooled.get(progress)
+        if pooled is None:
+            low, high = max(progress - CURVE_POOL, 1), min(progress + CURVE_POOL, 99)
+            pooled = sorted(s for level in range(low, high + 1) for s in self._shares[level])
+            self._pooled[progress] = pooled
         return pooled if len(pooled) >= CURVE_MIN else []
 
 
@@ -209,9 +222,10 @@ def remaining_by_curve(readings: Sequence[Reading], curve: Curve) -> Remaining |
     def share(q: float) -> float:
         return shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
 
-    steady = share(CURVE_LOOSE) <= CURVE_SPREAD * share(1.0 - CURVE_LOOSE)
-    steady = steady and agrees(readings, curve)
-    return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady)
+    # However wide the shares at this value, the soonest (an early quantile) allows for it;
+    # how far it can be slept through is learned (`bot.jobs.trust`).
+    steady = agrees(readings, curve)
+    return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady, by_curve=True)
 
 
 def agrees(readings: Sequence[Reading], curve: Curve) -> bool:
@@ -228,6 +242,24 @@ def agrees(readings: Sequence[Reading], curve: Curve) -> bool:
         if shares:
             implied.append(reading.elapsed / max(shares[len(shares) // 2], 1e-3))
     return len(implied) < 2 or max(implied) <= CURVE_AGREE * min(implied)
+
+
+def best_estimate(
+    readings: Sequence[Reading], curve: Curve | None, jumpy: bool
+) -> Remaining | None:
+    """The estimate of the time left to go by: the bar's own rate while it is steady, else
+    its kind's curve where the bar follows it, else a rate guessed from one or two values
+    (held to a silent job's spacing by the schedule); None when nothing can be said (no
+    progress shown, or a bar that jumps or stalls: `jumpy`, see `erratic`)."""
+    own = remaining(readings)
+    if own is not None and own.steady and not jumpy:
+        return own
+    by_curve = remaining_by_curve(readings, curve) if curve is not None else None
+    if by_curve is not None and by_curve.steady:
+        return by_curve
+    if own is not None and not jumpy:
+        return own
+    return None
 
 
 # Before any bar of a kind is learned, a cancelled job's expected end (it counts toward its

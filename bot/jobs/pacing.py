@@ -19,6 +19,7 @@ the ceiling shared out between the live processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -43,57 +44,81 @@ RETRY_AFTER_DEFAULT = 1.0
 SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after a 429
 RECOVERY = 0.02  # calls per second regained per second without a 429
 MIN_RATE = 0.5
+SLACK = 1.05
+# Calls may leave BUNCHING times closer together than an even spread, as long as a window
+# holds no more than the ceiling: calls due together wait less.
+BUNCHING = 2.0
 MAX_DEFER = 3.0  # seconds a call that is not urgent lets urgent ones go first
 
 
 class RateLimiter:
-    """At most `rate` calls in any one-second window, spread evenly rather than in bursts."""
+    """At most `rate` calls in any one-second window, never more than BUNCHING times closer
+    together than an even spread, served in the order they came (urgent ones first)."""
 
     def __init__(
         self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
         self._speed = speed
-        self._window = 1.02 / speed  # a little slack for the time requests take to arrive
+        # A little slack for the time requests take to leave and arrive: calls spaced and
+        # counted in windows SLACK times a second long.
+        self._window = SLACK / speed
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[float] = deque()
-        self._urgent_waiting = 0
+        # Callers waiting, urgent and not, each in the order they came: only the first of a
+        # line may take a slot (without it, every sleeper woke for the same slot and the
+        # unlucky ones waited many times the queue's length).
+        self._lines: dict[bool, deque[object]] = {True: deque(), False: deque()}
+        self._moved = asyncio.Event()
         self.set_rate(rate)
 
     def set_rate(self, rate: float) -> None:
         self.rate = rate
-        self._interval = 1.0 / (rate * self._speed)
+        self._interval = SLACK / (rate * self._speed * BUNCHING)
         self._per_window = max(1, math.floor(rate + 0.5))
 
     async def acquire(self, *, urgent: bool = True) -> None:
         """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
         watches for its end) lets every urgent one waiting go first."""
-        if urgent:
-            self._urgent_waiting += 1
+        me = object()
+        line = self._lines[urgent]
+        line.append(me)
         # A call that can wait does so for a few seconds at most: under a steady stream of
         # urgent calls it would otherwise wait forever (and hold its job with it).
         patience = self._clock() + MAX_DEFER / self._speed
         try:
             while True:
                 now = self._clock()
+                if line[0] is not me:
+                    await self._wait_for_a_move(None)
+                    continue
+                if not urgent and self._lines[True] and now < patience:
+                    await self._wait_for_a_move(patience - now)
+                    continue
                 slot = max(now, self._next_slot)
                 if len(self._recent) >= self._per_window:
                     slot = max(slot, self._recent[0] + self._window)
-                if not urgent and self._urgent_waiting and now < patience:
-                    slot = max(slot, now + self._interval)
                 if slot <= now:
                     break
-                if urgent:
-                    self._next_slot = max(self._next_slot, slot)
                 await asyncio.sleep(slot - now)
         finally:
-            if urgent:
-                self._urgent_waiting -= 1
-        self._next_slot = now + self._interval
+            line.remove(me)
+            self._moved.set()
+            self._moved = asyncio.Event()
+        # From the slot this call was given, not from when its task woke (on a busy loop the
+        # difference adds up to a rate well under the ceiling); an idle spell gives no credit.
+        late = now - self._next_slot
+        self._next_slot = (self._next_slot if 0 <= late < self._interval else now) + self._interval
         self._recent.append(now)
         while len(self._recent) > self._per_window:
             self._recent.popleft()
+
+    async def _wait_for_a_move(self, seconds: float | None) -> None:
+        moved = self._moved
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await moved.wait()
 
 
 class Pacer:

@@ -22,13 +22,13 @@ from bot.jobs.estimate import (
     Curve,
     Durations,
     Reading,
-    Remaining,
+    best_estimate,
     erratic,
     expected_left,
     remaining,
-    remaining_by_curve,
 )
 from bot.jobs.models import JobKind
+from bot.jobs.trust import Trust
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +40,15 @@ class PollPolicy:
     ceiling: float  # never later than this while it is working
     tail: float  # the spacing around the likely end: about the lag it costs
     lead: float  # share of the soonest remaining time by the bar's own rate to sleep through
+    target: float  # the lag a sleep on an estimate may cost, for all but a few jobs
     quiet_growth: float  # while nothing shows progress: spacing as a share of the elapsed time
 
 
-IMAGE_POLICY = PollPolicy(first=4.0, floor=0.5, ceiling=30.0, tail=1.5, lead=0.8, quiet_growth=0.1)
+IMAGE_POLICY = PollPolicy(
+    first=4.0, floor=0.5, ceiling=30.0, tail=1.5, lead=0.8, target=2.0, quiet_growth=0.1
+)
 VIDEO_POLICY = PollPolicy(
-    first=20.0, floor=2.0, ceiling=120.0, tail=7.0, lead=0.8, quiet_growth=0.5
+    first=20.0, floor=2.0, ceiling=120.0, tail=7.0, lead=0.8, target=10.0, quiet_growth=0.5
 )
 
 # With two videos or more pending, one `GET /api/videos` shows every finished one at once;
@@ -99,23 +102,21 @@ def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
 
 
 def next_poll_delay(
-    kind: JobKind, readings: Sequence[Reading], seen: Durations, curve: Curve | None = None
+    kind: JobKind,
+    readings: Sequence[Reading],
+    seen: Durations,
+    curve: Curve | None = None,
+    trust: Trust | None = None,
 ) -> float:
     """How long to wait before the next status call of a job that is not done yet: by the
-    shape of the bars of finished jobs (`curve`) once known, else by this bar's own rate."""
+    shape of the bars of finished jobs (`curve`) once known, else by this bar's own rate;
+    `trust` is the share of such an estimate that jobs of the kind showed safe to sleep
+    (`bot.jobs.trust`)."""
     policy = policy_for(kind)
-    own = remaining(readings)
-    by_curve = remaining_by_curve(readings, curve) if curve is not None else None
-    jumpy = own is not None and erratic(readings)
-    left: Remaining | None = None
-    if own is not None and own.steady and not jumpy:
-        left = own
-    elif by_curve is not None and by_curve.steady:
-        left = by_curve
-    elif own is not None and not jumpy:
-        left = own  # a rate from one or two values: a guess, held to the silent spacing below
+    shows_progress = remaining(readings) is not None
+    left = best_estimate(readings, curve, shows_progress and erratic(readings))
     quiet = quiet_delay(kind, readings[-1].elapsed, seen)
-    if left is None and own is not None and kind.makes_video:
+    if left is None and shows_progress and kind.makes_video:
         delay = policy.tail  # a video that shows progress is past its queue
     elif left is None:
         # Bars of this kind say little of their end, or this one jumps or stalls: poll as if
@@ -124,12 +125,19 @@ def next_poll_delay(
     elif left.soonest > 2 * policy.tail:
         # A curve's soonest is already the early end of what jobs of the kind did: all of
         # it can be slept through; a bar's own rate keeps a margin (`lead`).
-        delay = left.soonest * (1.0 if left is by_curve else policy.lead)
+        learned = trust.share(left) if trust is not None else None
+        if learned is None:
+            learned = 1.0 if left.by_curve else policy.lead
+        delay = left.soonest * learned
         if not left.steady:
             # A guessed rate sleeps no longer than the bar took to move, nor than a silent
             # job of this kind would: a bar that jumped once may stall, then jump to done.
             share = SINGLE_READING_SHARE if left.single else 1.0
             delay = min(delay, share * left.span, quiet)
+        if seen.known:
+            # An estimate that this job will outlast nearly every job of its kind is not
+            # believed past that point.
+            delay = min(delay, max(seen.quantile(LONGEST) - readings[-1].elapsed, quiet))
     else:
         delay = policy.tail
     return min(max(delay, policy.floor), policy.ceiling)
@@ -160,6 +168,7 @@ class Learned:
         self.videos = Durations()
         self.image_curve = Curve()
         self.video_curve = Curve()
+        self.trust = {False: Trust(), True: Trust()}
         self._samples = {
             False: deque[float](maxlen=MAX_DURATIONS),
             True: deque(maxlen=MAX_DURATIONS),
@@ -183,9 +192,13 @@ class Learned:
     def note(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
         """A job found complete `took` seconds after it was submitted."""
         videos = kind.makes_video
-        self.curve_of(kind).learn(readings, took)
         last_seen_working = readings[-1].elapsed if readings else 0.0
-        self._samples[videos].append((last_seen_working + took) / 2)
+        ended = (last_seen_working + took) / 2
+        # Judged with the curve as it was while the job ran, before the job teaches it.
+        policy = policy_for(kind)
+        self.trust[videos].learn(readings, ended, self.curve_of(kind), policy.tail, policy.target)
+        self.curve_of(kind).learn(readings, took)
+        self._samples[videos].append(ended)
         self._refresh(videos)
         firsts = self._firsts[videos]
         firsts.append(not readings)
@@ -239,7 +252,9 @@ class Schedule:
     def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         learned = self.learned
-        return next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind)) / self.speed
+        trust = learned.trust[kind.makes_video]
+        delay = next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
+        return delay / self.speed
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""

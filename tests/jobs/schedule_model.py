@@ -50,7 +50,8 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: in
                 break
             readings.append(Reading(t, status.progress))
             del readings[:-MAX_READINGS]  # as many as the poller keeps
-            t += next_poll_delay(kind, readings, seen, curve)
+            trust = learned.trust[kind.makes_video]
+            t += next_poll_delay(kind, readings, seen, curve, trust)
         finished.append((readings, t))
         if len(finished) > overlap:
             learned.note(kind, *finished.pop(0))

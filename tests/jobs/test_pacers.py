@@ -18,7 +18,9 @@ from bot.miraflow import MiraflowClient
 from bot.miraflow.simulator import SimulatorConfig, run_simulator
 from tests.jobs.test_pacing import most_in_one_second
 
-SPEED = 20.0
+# Slower than the other pacing tests: at 2 calls a second the calls leave 1 ms inside a
+# window at x20, less than the jitter of their arrival at the simulator.
+SPEED = 5.0
 CEILING = 2.0
 OWN_KEY = "mf_own_key_of_server_two"
 
@@ -89,5 +91,5 @@ async def test_every_call_of_a_paced_client_takes_a_slot(tmp_path) -> None:
     # An upload is three calls (initialize, the keyless PUT, finalize), then create, list.
     assert len(by_key[sim.api_key]) == 2 * 4 + 3 and len(by_key[OWN_KEY]) == 2 * 4
     for times in by_key.values():
-        assert most_in_one_second(times) <= CEILING
+        assert most_in_one_second(times, SPEED) <= CEILING
     assert sum(1 for r in sim.requests if r.path == "/api/image/generate") == 4  # sent once

@@ -30,8 +30,8 @@ def api_times(sim, start: float, end: float) -> list[float]:
     return [r.time for r in sim.requests if r.path.startswith("/api/") and start <= r.time < end]
 
 
-def most_in_one_second(times: list[float]) -> int:
-    window, ordered, most, first = 1.0 / SPEED, sorted(times), 0, 0
+def most_in_one_second(times: list[float], speed: float = SPEED) -> int:
+    window, ordered, most, first = 1.0 / speed, sorted(times), 0, 0
     for last, t in enumerate(ordered):
         while ordered[first] <= t - window:
             first += 1
