@@ -74,19 +74,23 @@ def remaining(readings: Sequence[Reading]) -> Remaining | None:
     """What the readings say of the time left; None when no progress has been shown."""
     firsts: list[Reading] = []  # the first reading of each higher progress value
     start = 0.0  # the last moment the bar still showed nothing
+    before = 0.0  # the reading before the latest of `firsts`: the value came in between
+    last_seen = 0.0
     for reading in readings:
         shown = reading.progress or 0
         if shown <= 0:
             if not firsts:
                 start = reading.elapsed
-            continue
-        if not firsts or shown > (firsts[-1].progress or 0):
+        elif not firsts or shown > (firsts[-1].progress or 0):
             firsts.append(reading)
+            before = last_seen
+        last_seen = reading.elapsed
     if not firsts:
         return None
     latest, now = firsts[-1], readings[-1].elapsed
     level = latest.progress or 0
     steady = False
+    wide_step = 0
     if len(firsts) >= 2:
         step = level - (firsts[-2].progress or 0)
         span = latest.elapsed - firsts[-2].elapsed
@@ -105,7 +109,11 @@ def remaining(readings: Sequence[Reading]) -> Remaining | None:
     per_percent = max(span, 0.0) / step
     since = now - latest.elapsed
     centre = (100 - level) * per_percent - since
-    soonest = (100 - level - step) * per_percent - since
+    # The end may come a whole step early (the bar moves between the values it shows), or,
+    # for a bar in coarse steps, as early as the value's first sighting allows: it came
+    # after the reading before, and the rate it was measured with is then that much faster.
+    seen_late = (latest.elapsed - before) * (1.0 + (100 - level) / max(wide_step, step))
+    soonest = max((100 - level - step) * per_percent, centre + since - seen_late) - since
     return Remaining(
         max(soonest, 0.0),
         max(centre, 0.0),
@@ -149,10 +157,16 @@ def _moved_unlike_its_rate(readings: Sequence[Reading], n: int) -> bool:
 
 
 class Durations:
-    """Durations of finished jobs of one kind, in seconds, sorted."""
+    """Durations of finished jobs of one kind, in seconds, sorted; with the ages of jobs of
+    the kind still running (`running`), the quantiles allow for them (Kaplan-Meier): just
+    after a start only the short jobs have finished, and the durations alone would say
+    that jobs are shorter than they are."""
 
-    def __init__(self, values: Sequence[float] = ()) -> None:
+    def __init__(self, values: Sequence[float] = (), running: Sequence[float] = ()) -> None:
         self._sorted = sorted(v for v in values if v > 0)[-MAX_DURATIONS:]
+        alive = sorted(age for age in running if age > 0)
+        self._longest = max([*self._sorted[-1:], *alive[-1:]], default=0.0)
+        self._shares = _finished_by(self._sorted, alive) if alive and self._sorted else None
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -162,6 +176,11 @@ class Durations:
         return len(self._sorted) >= MIN_DURATIONS
 
     def quantile(self, q: float) -> float:
+        if self._shares is not None:
+            for duration, share in self._shares:
+                if share >= q:
+                    return duration
+            return self._longest  # past every finished one: at least as long as any seen
         index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
         return self._sorted[index]
 
@@ -171,6 +190,21 @@ class Durations:
         if len(self._sorted) % 2:
             return self._sorted[middle]
         return (self._sorted[middle - 1] + self._sorted[middle]) / 2
+
+
+def _finished_by(ended: Sequence[float], alive: Sequence[float]) -> list[tuple[float, float]]:
+    """The Kaplan-Meier estimate of the share of jobs finished within each duration seen,
+    from the durations of finished jobs and the ages of running ones (both sorted)."""
+    shares: list[tuple[float, float]] = []
+    at_risk, surviving, a = len(ended) + len(alive), 1.0, 0
+    for duration in ended:
+        while a < len(alive) and alive[a] < duration:  # gone from view before it ended
+            at_risk -= 1
+            a += 1
+        surviving *= 1.0 - 1.0 / at_risk
+        at_risk -= 1
+        shares.append((duration, 1.0 - surviving))
+    return shares
 
 
 class Curve:

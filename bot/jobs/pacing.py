@@ -1,6 +1,7 @@
 """The gate every HTTP attempt to Miraflow passes through, retries included.
 
-- A ceiling: at most `rate` attempts in any one-second window, spread evenly.
+- A ceiling: at most `rate` attempts in any one-second window, in the order they came,
+  never more than twice as close together as an even spread.
 - Retry-After: after a 429 no attempt of the poller leaves before it has passed (the
   header's seconds, capped at a minute where it is parsed: `parse_retry_after`); a call a
   member waits on is not held.

@@ -189,8 +189,15 @@ class Learned:
         self._samples[videos].extend(durations)
         self._refresh(videos)
 
-    def note(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
-        """A job found complete `took` seconds after it was submitted."""
+    def note(
+        self,
+        kind: JobKind,
+        readings: Sequence[Reading],
+        took: float,
+        running: Sequence[float] = (),
+    ) -> None:
+        """A job found complete `took` seconds after it was submitted; `running`: the ages
+        of the jobs of its kind still running."""
         videos = kind.makes_video
         last_seen_working = readings[-1].elapsed if readings else 0.0
         ended = (last_seen_working + took) / 2
@@ -199,7 +206,7 @@ class Learned:
         self.trust[videos].learn(readings, ended, self.curve_of(kind), policy.tail, policy.target)
         self.curve_of(kind).learn(readings, took)
         self._samples[videos].append(ended)
-        self._refresh(videos)
+        self._refresh(videos, running)
         firsts = self._firsts[videos]
         firsts.append(not readings)
         if len(firsts) == FIRST_WINDOW:
@@ -212,8 +219,8 @@ class Learned:
             self.first_scale[videos] = scale
             firsts.clear()
 
-    def _refresh(self, videos: bool) -> None:
-        known = Durations(self._samples[videos])
+    def _refresh(self, videos: bool, running: Sequence[float] = ()) -> None:
+        known = Durations(self._samples[videos], running)
         if videos:
             self.videos = known
         else:
@@ -238,11 +245,18 @@ class Schedule:
         own findings replace them."""
         self.learned.set_durations(videos, [d * self.speed for d in durations])
 
-    def learn_finished(self, kind: JobKind, readings: Sequence[Reading], took: float) -> None:
+    def learn_finished(
+        self,
+        kind: JobKind,
+        readings: Sequence[Reading],
+        took: float,
+        running: Sequence[float] = (),
+    ) -> None:
         """A job found complete `took` seconds after it was submitted, and what its bar
-        showed along the way."""
+        showed along the way; `running`: the ages of the jobs of its kind still running."""
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
-        self.learned.note(kind, scaled, took * self.speed)
+        ages = [age * self.speed for age in running]
+        self.learned.note(kind, scaled, took * self.speed, ages)
 
     def first(self, kind: JobKind) -> float:
         learned = self.learned

@@ -194,6 +194,23 @@ async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_se
     assert times[-1] - times[0] >= 5 * window
 
 
+async def test_calls_are_served_in_the_order_they_came():
+    # Ten calls wait; ten more come while they do: none of the late ones goes first.
+    limiter = RateLimiter(10.0, speed=200.0)
+    order: list[int] = []
+
+    async def call(n: int):
+        await limiter.acquire()
+        order.append(n)
+
+    early = [asyncio.create_task(call(n)) for n in range(10)]
+    while len(order) < 2:
+        await asyncio.sleep(0)
+    late = [asyncio.create_task(call(n)) for n in range(10, 20)]
+    await asyncio.gather(*early, *late)
+    assert order == list(range(20))
+
+
 async def test_urgent_calls_go_before_the_ones_that_can_wait():
     limiter = RateLimiter(10.0, speed=200.0)
     order: list[str] = []
@@ -207,3 +224,16 @@ async def test_urgent_calls_go_before_the_ones_that_can_wait():
     # The first call finds the limiter idle; after it, every urgent call comes first.
     assert order[1:6] == ["urgent"] * 5 or order[:5] == ["urgent"] * 5
     assert order.count("progress") == 5
+
+
+def test_durations_allow_for_the_jobs_still_running():
+    # Just after a start only the short jobs have finished: half of the jobs seen so far
+    # are still running, older than any that finished. The durations alone would put the
+    # longest jobs at 30 s; with them, the longest are at least as old as those.
+    finished = [10.0 + n for n in range(21)]  # 10-30 s
+    alone = Durations(finished)
+    with_running = Durations(finished, running=[5.0, 12.0, *[60.0] * 20])
+    assert alone.quantile(0.98) == pytest.approx(30.0)
+    assert with_running.quantile(0.98) == pytest.approx(60.0)
+    assert with_running.quantile(0.25) == pytest.approx(alone.quantile(0.5), abs=1.0)
+    assert Durations(finished, running=[]).quantile(0.5) == alone.quantile(0.5)
