@@ -46,6 +46,7 @@ SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after 
 RECOVERY = 0.02  # calls per second regained per second without a 429
 MIN_RATE = 0.5
 SLACK = 1.05
+WINDOW_SLACK = 1.1
 # Calls may leave BUNCHING times closer together than an even spread, as long as a window
 # holds no more than the ceiling: calls due together wait less.
 BUNCHING = 2.0
@@ -61,9 +62,10 @@ class RateLimiter:
     ) -> None:
         # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
         self._speed = speed
-        # A little slack for the time requests take to leave and arrive: calls spaced and
-        # counted in windows SLACK times a second long.
-        self._window = SLACK / speed
+        # A little slack for the time requests take to leave and arrive: calls spaced as if
+        # a second lasted SLACK seconds, and counted in windows WINDOW_SLACK seconds long
+        # (a busy event loop can send a call a few hundredths of a second after its slot).
+        self._window = WINDOW_SLACK / speed
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[float] = deque()
