@@ -288,9 +288,12 @@ class Poller:
         progress = status.progress if status.progress is not None else job.progress
         elapsed = now - (job.submitted_at or job.created_at)
         readings = self._readings.add(job, elapsed, status.progress)
-        delay = self._config.schedule.next(job.kind, readings)
+        schedule = self._config.schedule
+        delay = schedule.next(job.kind, readings)
         if self._swept(job):
-            delay = max(delay, self._config.schedule.swept_video())
+            near = schedule.end_is_near(job.kind, readings)
+            self._sweep.wants(job.id, now + delay if near else None)
+            delay = max(delay, schedule.swept_video())
         refreshed = self._store.set_state(
             job.id,
             state,

@@ -57,6 +57,9 @@ VIDEO_POLICY = PollPolicy(
 SWEEP_MIN_VIDEOS = 2
 SWEEP_BUDGET = 30.0
 SWEEP_INTERVALS = (2.0, 7.0)  # the shortest and the longest
+# A sweep is one call for all the videos: when the bar of one of them says its end is near,
+# the sweep comes when its own schedule would poll it, or every SWEEP_NEAR_END seconds.
+SWEEP_NEAR_END = 2.0
 SWEPT_VIDEO_INTERVAL = 90.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
@@ -143,9 +146,19 @@ def next_poll_delay(
     return min(max(delay, policy.floor), policy.ceiling)
 
 
-def sweep_interval(videos_waiting: int) -> float:
+def end_is_near(kind: JobKind, readings: Sequence[Reading], curve: Curve | None = None) -> bool:
+    """Whether this job's bar puts its end within two tail spacings."""
+    shows_progress = remaining(readings) is not None
+    left = best_estimate(readings, curve, shows_progress and erratic(readings))
+    return left is not None and left.soonest <= 2 * policy_for(kind).tail
+
+
+def sweep_interval(videos_waiting: int, wanted_in: float | None = None) -> float:
+    """Seconds to the next sweep: sooner the more videos it serves, and near the end of one
+    of them, as soon as its own schedule would poll it (`wanted_in`), or SWEEP_NEAR_END."""
     low, high = SWEEP_INTERVALS
-    return min(max(SWEEP_BUDGET / max(videos_waiting, 1), low), high)
+    interval = min(max(SWEEP_BUDGET / max(videos_waiting, 1), low), high)
+    return interval if wanted_in is None else min(interval, max(wanted_in, SWEEP_NEAR_END))
 
 
 def backoff_delay(
@@ -270,6 +283,10 @@ class Schedule:
         delay = next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
         return delay / self.speed
 
+    def end_is_near(self, kind: JobKind, readings: Sequence[Reading]) -> bool:
+        scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
+        return end_is_near(kind, scaled, self.learned.curve_of(kind))
+
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""
         left = expected_left(progress, elapsed * self.speed, self.learned.curve_of(kind))
@@ -279,8 +296,9 @@ class Schedule:
         """The next status call of a video whose end a sweep will notice."""
         return SWEPT_VIDEO_INTERVAL / self.speed
 
-    def sweep_interval(self, videos_waiting: int) -> float:
-        return sweep_interval(videos_waiting) / self.speed
+    def sweep_interval(self, videos_waiting: int, wanted_in: float | None = None) -> float:
+        wanted = None if wanted_in is None else wanted_in * self.speed
+        return sweep_interval(videos_waiting, wanted) / self.speed
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         delay = backoff_delay(attempts) / self.speed

@@ -34,10 +34,20 @@ class VideoSweep:
         self._clock = clock
         self._next_check = 0.0
         self.active = False  # enough videos are pending for sweeps to pay
+        self._wanted: dict[int, float] = {}  # job: when its own schedule would poll it
 
     @property
     def next_at(self) -> float | None:
         return self._next_check if self.active else None
+
+    def wants(self, job_id: int, at: float | None) -> None:
+        """A swept video whose bar says its end is near would be polled `at` by its own
+        schedule: the sweep comes by then (None: its end is not near)."""
+        if at is None:
+            self._wanted.pop(job_id, None)
+            return
+        self._wanted[job_id] = at
+        self._next_check = min(self._next_check, at)
 
     def due(self) -> bool:
         """Whether to sweep now; checked at most once a sweep interval."""
@@ -45,7 +55,10 @@ class VideoSweep:
         if now < self._next_check:
             return False
         waiting = self._store.waiting_jobs(JobKind.VIDEO)
-        self._next_check = now + self._schedule.sweep_interval(len(waiting))
+        self._wanted = {job.id: self._wanted[job.id] for job in waiting if job.id in self._wanted}
+        soonest = min(self._wanted.values(), default=None)
+        wanted_in = None if soonest is None else max(soonest - now, 0.0)
+        self._next_check = now + self._schedule.sweep_interval(len(waiting), wanted_in)
         was_active, self.active = self.active, len(waiting) >= SWEEP_MIN_VIDEOS
         if was_active and not self.active:
             # Their next status calls were spaced out for the sweep: bring them back.
