@@ -3,11 +3,15 @@
 No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through most of the
 time a job still needs, by the shape of the bars of finished jobs of its kind once learned
 (or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
-target) around the likely end. A bar that jumps or stalls, a kind whose bars say little, or
-a bar whose values disagree with its kind's curve is polled as if silent; a rate guessed
-from one or two values never sleeps longer than a silent job would. Durations of finished
-jobs, learned per kind, place the first poll just after the shortest jobs end and space the
-polls of a silent job evenly.
+target) around the likely end. How much of such an estimate is slept through is learned per
+kind from the jobs that finished (`bot.jobs.trust`): a bar that stalls and then jumps to done
+soon teaches the schedule to poll its kind as if it said nothing. A bar that jumps or stalls
+is polled as if silent; a rate guessed from one or two values never sleeps longer than a
+silent job would, and no estimate sleeps past the longest durations seen. Durations of
+finished jobs (with the ages of those still running), learned per kind, place the first poll
+just after the shortest jobs end and space the polls of a silent job evenly. While several
+videos wait, one sweep of the video list serves them all; it comes sooner when one of them
+is near its end.
 """
 
 from __future__ import annotations
