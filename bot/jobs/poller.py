@@ -289,10 +289,10 @@ class Poller:
         elapsed = now - (job.submitted_at or job.created_at)
         readings = self._readings.add(job, elapsed, status.progress)
         schedule = self._config.schedule
-        delay = schedule.next(job.kind, readings)
+        planned = schedule.plan(job.kind, readings)
+        delay = planned.delay
         if self._swept(job):
-            near = schedule.end_is_near(job.kind, readings)
-            self._sweep.wants(job.id, now + delay if near else None)
+            self._sweep.wants(job.id, now + delay if planned.end_is_near else None)
             delay = max(delay, schedule.swept_video())
         refreshed = self._store.set_state(
             job.id,

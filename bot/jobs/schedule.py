@@ -108,17 +108,23 @@ def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
     return policy.tail + policy.quiet_growth * max(0.0, elapsed - seen.quantile(LONGEST))
 
 
-def next_poll_delay(
+@dataclass(frozen=True, slots=True)
+class NextPoll:
+    delay: float  # seconds to the next status call
+    end_is_near: bool  # the bar puts the end within two tail spacings
+
+
+def next_poll(
     kind: JobKind,
     readings: Sequence[Reading],
     seen: Durations,
     curve: Curve | None = None,
     trust: Trust | None = None,
-) -> float:
-    """How long to wait before the next status call of a job that is not done yet: by the
-    shape of the bars of finished jobs (`curve`) once known, else by this bar's own rate;
-    `trust` is the share of such an estimate that jobs of the kind showed safe to sleep
-    (`bot.jobs.trust`)."""
+) -> NextPoll:
+    """When to make the next status call of a job that is not done yet: by the shape of the
+    bars of finished jobs (`curve`) once known, else by this bar's own rate; `trust` is the
+    share of such an estimate that jobs of the kind showed safe to sleep
+    (`bot.jobs.trust`). Also whether the bar says the end is near (a sweep then comes)."""
     policy = policy_for(kind)
     shows_progress = remaining(readings) is not None
     left = best_estimate(readings, curve, shows_progress and erratic(readings))
@@ -147,14 +153,19 @@ def next_poll_delay(
             delay = min(delay, max(seen.quantile(LONGEST) - readings[-1].elapsed, quiet))
     else:
         delay = policy.tail
-    return min(max(delay, policy.floor), policy.ceiling)
+    near = left is not None and left.soonest <= 2 * policy.tail
+    return NextPoll(min(max(delay, policy.floor), policy.ceiling), near)
 
 
-def end_is_near(kind: JobKind, readings: Sequence[Reading], curve: Curve | None = None) -> bool:
-    """Whether this job's bar puts its end within two tail spacings."""
-    shows_progress = remaining(readings) is not None
-    left = best_estimate(readings, curve, shows_progress and erratic(readings))
-    return left is not None and left.soonest <= 2 * policy_for(kind).tail
+def next_poll_delay(
+    kind: JobKind,
+    readings: Sequence[Reading],
+    seen: Durations,
+    curve: Curve | None = None,
+    trust: Trust | None = None,
+) -> float:
+    """`next_poll`'s delay."""
+    return next_poll(kind, readings, seen, curve, trust).delay
 
 
 def sweep_interval(videos_waiting: int, wanted_in: float | None = None) -> float:
@@ -280,16 +291,15 @@ class Schedule:
         scale = learned.first_scale[kind.makes_video]
         return first_poll_delay(kind, learned.of(kind), scale) / self.speed
 
-    def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
+    def plan(self, kind: JobKind, readings: Sequence[Reading]) -> NextPoll:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         learned = self.learned
         trust = learned.trust[kind.makes_video]
-        delay = next_poll_delay(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
-        return delay / self.speed
+        planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
+        return NextPoll(planned.delay / self.speed, planned.end_is_near)
 
-    def end_is_near(self, kind: JobKind, readings: Sequence[Reading]) -> bool:
-        scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
-        return end_is_near(kind, scaled, self.learned.curve_of(kind))
+    def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
+        return self.plan(kind, readings).delay
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""

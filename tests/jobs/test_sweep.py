@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs.estimate import Reading
+from bot.jobs.estimate import Durations, Reading
 from bot.jobs.job_requests import TextVideoRequest
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.schedule import (
@@ -13,7 +13,7 @@ from bot.jobs.schedule import (
     SWEEP_NEAR_END,
     VIDEO_POLICY,
     Schedule,
-    end_is_near,
+    next_poll,
     sweep_interval,
 )
 from bot.jobs.store import JobStore
@@ -34,11 +34,11 @@ def test_a_bar_says_its_end_is_near_only_when_its_rate_puts_it_there():
     # are left; 20 s later, 10.
     steps = [Reading(t, min(t // 30, 9) * 10) for t in range(30, 275, 5)]
     assert steps[-1].progress == 90 and steps[-2].progress == 80
-    assert not end_is_near(JobKind.VIDEO, steps)
+    assert not next_poll(JobKind.VIDEO, steps, Durations()).end_is_near
     later = [*steps, *(Reading(steps[-1].elapsed + t, 90) for t in (5.0, 10.0, 15.0, 20.0))]
-    assert end_is_near(JobKind.VIDEO, later)
+    assert next_poll(JobKind.VIDEO, later, Durations()).end_is_near
     silent = [Reading(30.0 * n, None) for n in range(1, 10)]
-    assert not end_is_near(JobKind.VIDEO, silent)
+    assert not next_poll(JobKind.VIDEO, silent, Durations()).end_is_near
     assert 2 * VIDEO_POLICY.tail < 30.0  # (what "near" means for videos)
 
 
