@@ -62,6 +62,11 @@ class Job:
     asked_channel_id: int | None = None
 
     @property
+    def started_at(self) -> float:
+        """When Miraflow took the job (when it was created, before it was sent)."""
+        return self.submitted_at or self.created_at
+
+    @property
     def nonce(self) -> str:
         """The Discord message nonce of this job's result post (≤ 25 characters)."""
         return f"mfjob{self.id}"

@@ -240,7 +240,7 @@ class Poller:
 
     def _expired(self, job: Job) -> bool:
         timeout = self._config.video_timeout if job.kind.makes_video else self._config.image_timeout
-        started = job.submitted_at or job.created_at
+        started = job.started_at
         return self._config.schedule.timed_out(self._clock() - started, timeout)
 
     async def _expire(self, job: Job) -> None:
@@ -286,7 +286,7 @@ class Poller:
         now = self._clock()
         state = JobState.QUEUED if status.queued else JobState.WORKING
         progress = status.progress if status.progress is not None else job.progress
-        elapsed = now - (job.submitted_at or job.created_at)
+        elapsed = now - job.started_at
         readings = self._readings.add(job, elapsed, status.progress)
         schedule = self._config.schedule
         planned = schedule.plan(job.kind, readings)

@@ -5,6 +5,7 @@ findings, with the ages of the jobs still running) and the shape of their bars."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import WAITING_STATES, Job, JobKind
@@ -15,13 +16,21 @@ MAX_TRACKED = 1000  # readings of more jobs than this: forget those no longer wa
 STORE_DURATIONS = 200  # durations read from the store per kind at start
 
 
+@dataclass(slots=True)
+class Tracked:
+    """A waiting job, as far as its readings go."""
+
+    videos: bool
+    started: float  # when Miraflow took it
+    readings: list[Reading] = field(default_factory=list)
+
+
 class Readings:
     def __init__(self, store: Store, schedule: Schedule, clock: Callable[[], float]) -> None:
         self._store = store
         self._schedule = schedule
         self._clock = clock
-        self._by_job: dict[int, list[Reading]] = {}
-        self._started: dict[int, tuple[bool, float]] = {}  # a video?, submitted at
+        self._by_job: dict[int, Tracked] = {}
         self._learned_from_store = False
 
     def tidy(self) -> None:
@@ -40,25 +49,22 @@ class Readings:
             waiting = {job.id for job in self._store.jobs_in_states(WAITING_STATES)}
             for job_id in [j for j in self._by_job if j not in waiting]:
                 del self._by_job[job_id]
-                self._started.pop(job_id, None)
 
     def add(self, job: Job, elapsed: float, progress: int | None) -> list[Reading]:
         """Note what a status call showed; the job's last readings."""
-        readings = self._by_job.setdefault(job.id, [])
-        self._started.setdefault(job.id, (job.kind.makes_video, _submitted(job)))
+        tracked = self._by_job.get(job.id)
+        if tracked is None:
+            tracked = self._by_job[job.id] = Tracked(job.kind.makes_video, job.started_at)
+        readings = tracked.readings
         readings.append(Reading(elapsed, progress))
         del readings[:-MAX_READINGS]
         return readings
 
     def finished(self, job: Job, *, complete: bool) -> None:
         """Forget a job's readings; a complete job teaches the schedule of its kind."""
-        readings = self._by_job.pop(job.id, [])
-        self._started.pop(job.id, None)
+        tracked = self._by_job.pop(job.id, None)
         if complete:
             now, videos = self._clock(), job.kind.makes_video
-            running = [now - at for video, at in self._started.values() if video == videos]
-            self._schedule.learn_finished(job.kind, readings, now - _submitted(job), running)
-
-
-def _submitted(job: Job) -> float:
-    return job.submitted_at or job.created_at
+            readings = tracked.readings if tracked is not None else []
+            running = [now - t.started for t in self._by_job.values() if t.videos == videos]
+            self._schedule.learn_finished(job.kind, readings, now - job.started_at, running)

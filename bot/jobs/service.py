@@ -282,7 +282,7 @@ class JobService:
         if job.state is JobState.COMPLETE:
             return now
         speed = self._schedule.speed
-        started = job.submitted_at or job.created_at
+        started = job.started_at
         left = self._schedule.expected_left(job.kind, job.progress, now - started)
         if left is None:
             timeout = self._video_timeout if job.kind.makes_video else self._image_timeout
