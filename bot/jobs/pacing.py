@@ -53,6 +53,23 @@ BUNCHING = 2.0
 MAX_DEFER = 3.0  # seconds a call that is not urgent lets urgent ones go first
 
 
+class Signal:
+    """Wakes everyone waiting on it at once, each waiting at most some seconds."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float | None) -> None:
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
+
+
 class RateLimiter:
     """At most `rate` calls in any one-second window, never more than BUNCHING times closer
     together than an even spread, served in the order they came (urgent ones first)."""
@@ -73,7 +90,7 @@ class RateLimiter:
         # line may take a slot (without it, every sleeper woke for the same slot and the
         # unlucky ones waited many times the queue's length).
         self._lines: dict[bool, deque[object]] = {True: deque(), False: deque()}
-        self._moved = asyncio.Event()
+        self._moved = Signal()
         self.set_rate(rate)
 
     def set_rate(self, rate: float) -> None:
@@ -94,10 +111,10 @@ class RateLimiter:
             while True:
                 now = self._clock()
                 if line[0] is not me:
-                    await self._wait_for_a_move(None)
+                    await self._moved.wait(None)
                     continue
                 if not urgent and self._lines[True] and now < patience:
-                    await self._wait_for_a_move(patience - now)
+                    await self._moved.wait(patience - now)
                     continue
                 slot = max(now, self._next_slot)
                 if len(self._recent) >= self._per_window:
@@ -107,8 +124,7 @@ class RateLimiter:
                 await asyncio.sleep(slot - now)
         finally:
             line.remove(me)
-            self._moved.set()
-            self._moved = asyncio.Event()
+            self._moved.fire()
         # From the slot this call was given, not from when its task woke (on a busy loop the
         # difference adds up to a rate well under the ceiling); an idle spell gives no credit.
         late = now - self._next_slot
@@ -116,12 +132,6 @@ class RateLimiter:
         self._recent.append(now)
         while len(self._recent) > self._per_window:
             self._recent.popleft()
-
-    async def _wait_for_a_move(self, seconds: float | None) -> None:
-        moved = self._moved
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await moved.wait()
 
 
 class Pacer:
@@ -143,7 +153,7 @@ class Pacer:
         self._accepted: deque[float] = deque()  # answers other than 429 in the last second
         self._slowed_at = -math.inf
         self._rate_at = clock()
-        self._changed = asyncio.Event()
+        self._changed = Signal()
 
     @property
     def rate(self) -> float:
@@ -168,7 +178,7 @@ class Pacer:
             now = self._clock()
             # A member's call is not held a minute: a 429 of its own is told to them.
             if now < self._paused_until and priority != "user":
-                await self._wait(self._paused_until - now)
+                await self._changed.wait(self._paused_until - now)
                 continue
             if not self.down:
                 break
@@ -180,7 +190,9 @@ class Pacer:
                 self._probing = probe = True
                 self._next_probe = now + PROBE_INTERVAL / self._speed
                 break
-            await self._wait(max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed)
+            await self._changed.wait(
+                max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed
+            )
         self._regain_rate()
         await self._limiter.acquire(urgent=priority != "progress")
         return probe
@@ -207,8 +219,7 @@ class Pacer:
             self.down = False
             self._failures = 0
             self._accepted.append(now)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changed.fire()
 
     def _slow_down(self, now: float) -> None:
         second = 1.0 / self._speed
@@ -232,14 +243,6 @@ class Pacer:
         self._rate_at = now
         while len(self._accepted) > 4 * self._ceiling:
             self._accepted.popleft()
-
-    async def _wait(self, seconds: float) -> None:
-        changed = self._changed
-        try:
-            async with asyncio.timeout(seconds):
-                await changed.wait()
-        except TimeoutError:
-            pass
 
 
 class Pacers:
