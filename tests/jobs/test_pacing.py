@@ -4,22 +4,17 @@ simulator (the client's retries included), through the real client and poller.""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import pytest
 
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.pacing import OUTAGE_AFTER, PRIORITY, PROBE_INTERVAL, Pacer
-from bot.jobs.poller import Poller, PollerConfig
+from bot.jobs.poller import PollerConfig
 from bot.jobs.schedule import Schedule
-from bot.jobs.service import JobService, Quotas
-from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient, MiraflowConnectionError, MiraflowError
 from bot.miraflow.constants import MAX_RETRY_AFTER
 from bot.miraflow.errors import parse_retry_after
-from bot.miraflow.simulator import SimulatorConfig, run_simulator
-from tests.jobs.fakes import RecordingFrontend
-from tests.jobs.test_poller import RecordingDelivery, submit, wait_delivered
+from tests.jobs.test_poller import poller_world, submit, wait_delivered
 
 SPEED = 20.0  # a simulated second lasts 50 ms
 CEILING = 10.0
@@ -41,32 +36,10 @@ def most_in_one_second(times: list[float], speed: float = SPEED) -> int:
 
 @pytest.fixture
 async def world(tmp_path):
-    async with run_simulator(SimulatorConfig(speed=SPEED, seed=5)) as sim:
-        store = JobStore(tmp_path / "jobs.sqlite3")
-        async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
-            schedule = Schedule(SPEED)
-            delivery = RecordingDelivery(store)
-            config = PollerConfig(calls_per_second=CEILING, max_in_flight=8, schedule=schedule)
-            frontend = RecordingFrontend()
-            poller = Poller(store, client, delivery, frontend, config)
-            service = JobService(
-                store,
-                client,
-                frontend,
-                quotas=Quotas(100, 100),
-                wake_poller=poller.wake,
-                schedule=schedule,
-            )
-            yield SimpleNamespace(
-                sim=sim,
-                store=store,
-                client=client,
-                service=service,
-                delivery=delivery,
-                poller=poller,
-            )
-            await poller.stop()
-        store.close()
+    schedule = Schedule(SPEED)
+    config = PollerConfig(calls_per_second=CEILING, max_in_flight=8, schedule=schedule)
+    async with poller_world(tmp_path, 5, SPEED, config) as world:
+        yield world
 
 
 @pytest.mark.parametrize("refused", [False, True], ids=["503", "connection refused"])

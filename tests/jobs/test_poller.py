@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -33,29 +36,44 @@ class RecordingDelivery:
         self.event.set()
 
 
-@pytest.fixture
-async def world(tmp_path):
-    async with run_simulator(SimulatorConfig(speed=SPEED, seed=3)) as sim:
+@contextlib.asynccontextmanager
+async def poller_world(
+    tmp_path: Path, seed: int, speed: float, config: PollerConfig
+) -> AsyncIterator[SimpleNamespace]:
+    """A simulator, a store, a client and a job service whose poller (not started) follows
+    its jobs with `config` (its schedule at `speed`)."""
+    async with run_simulator(SimulatorConfig(speed=speed, seed=seed)) as sim:
         store = JobStore(tmp_path / "jobs.sqlite3")
         async with MiraflowClient(sim.api_key, base_url=sim.base_url) as client:
-            schedule = Schedule(SPEED)
             delivery = RecordingDelivery(store)
             frontend = RecordingFrontend()
-            poller = Poller(store, client, delivery, frontend, PollerConfig(schedule=schedule))
+            poller = Poller(store, client, delivery, frontend, config)
             service = JobService(
                 store,
                 client,
                 frontend,
                 quotas=Quotas(100, 100),
                 wake_poller=poller.wake,
-                schedule=schedule,
+                schedule=config.schedule,
             )
-            poller.start()
             yield SimpleNamespace(
-                sim=sim, store=store, client=client, service=service, delivery=delivery
+                sim=sim,
+                store=store,
+                client=client,
+                service=service,
+                delivery=delivery,
+                poller=poller,
             )
             await poller.stop()
         store.close()
+
+
+@pytest.fixture
+async def world(tmp_path):
+    config = PollerConfig(schedule=Schedule(SPEED))
+    async with poller_world(tmp_path, 3, SPEED, config) as world:
+        world.poller.start()
+        yield world
 
 
 async def submit(service, kind, n, client=None):
