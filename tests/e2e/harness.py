@@ -20,12 +20,16 @@ from bot.discord_bot import MiraflowBot
 from bot.jobs.models import JobState
 from bot.jobs.store import Store, open_store
 from bot.miraflow import MiraflowClient
+from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
 from bot.settings import load_settings
 from tests.fakediscord import FakeDiscord
 
 # The simulator runs image jobs of 8-40 simulated seconds in 0.2-1 real second at this
 # speed; the bot polls on the same scaled clock.
 SPEED = 40.0
+# A stock avatar and voice of the simulator, for the tests that make a video.
+AVA = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
+ARIA = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
 
 
 def bot_environment(fd: FakeDiscord, sim: Any, db_path: Path, **overrides: str) -> dict[str, str]:

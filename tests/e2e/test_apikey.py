@@ -8,11 +8,10 @@ import logging
 from bot.guild_keys import META_PREFIX
 from bot.jobs.models import JobState
 from bot.log import SecretMaskingFilter
-from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
 from bot.ui.apikey import NO_SECRET, SAVED, UNCHECKED, WRONG_KEY
 from bot.ui.forms import EXPIRED
 from cogs.settings import RESET_DONE, RESET_KEEPS_KEY
-from tests.e2e.harness import running_bot, wait_until
+from tests.e2e.harness import ARIA, AVA, running_bot, wait_until
 
 SECRET = "a-settings-secret-of-at-least-32-characters"
 SERVER_KEY = "mf_server_own_key_0123456789"
@@ -130,12 +129,10 @@ async def test_an_unclear_video_is_looked_for_with_the_servers_own_key(fd, sim, 
     in that account's `GET /api/videos` (the bot's key would never see it) and delivered."""
     sim.config.other_api_keys = (SERVER_KEY,)
     sim.config.video_seconds = (40.0, 40.0)  # 1 s of real time
-    avatar = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
-    voice = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
     async with running_bot(fd, sim, db_path, SETTINGS_SECRET=SECRET) as bot:
         assert await submit_key(fd, SERVER_KEY) == SAVED
         sim.config.create_answer_status = 504
-        options = {"text": "Hello there.", "avatar": avatar, "voice": voice}
+        options = {"text": "Hello there.", "avatar": AVA, "voice": ARIA}
         inter = await fd.invoke("speak", options, user=fd.users.alice)
         answer = await fd.wait_for_response(inter, timeout=5)
         assert answer.ephemeral and "won't resend" in answer.content

@@ -12,14 +12,12 @@ import pytest
 from PIL import Image
 
 from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
-from tests.e2e.harness import job_states, running_bot, wait_until
+from tests.e2e.harness import ARIA, AVA, job_states, running_bot, wait_until
 
 CREATE = ("POST", "/api/video/create")
 MEDIA_INIT = ("POST", "/api/media/initialize")
-AVA = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
 MARCUS = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Marcus")
 KENJI = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Kenji")  # a photo avatar
-ARIA = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
 BRIAN = next(v.id for v in VOICES_BY_ID.values() if v.name == "Brian")
 
 

@@ -8,8 +8,7 @@ import asyncio
 from pathlib import Path
 
 from bot.jobs.models import JobState
-from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
-from tests.e2e.harness import running_bot, wait_until
+from tests.e2e.harness import ARIA, AVA, running_bot, wait_until
 from tests.fakediscord import FakeDiscord
 from tests.faults.engine_faults import (
     CREATE_IMAGE,
@@ -47,10 +46,8 @@ async def video_create_connection_dropped_after_the_video_was_made(tmp_path: Pat
     async with discord_and_miraflow() as (fd, sim):
         sim.config.create_drops_connection = True
         sim.config.video_seconds = (40.0, 40.0)  # 1 s of real time
-        avatar = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
-        voice = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
         async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
-            options = {"text": "Hello there.", "avatar": avatar, "voice": voice}
+            options = {"text": "Hello there.", "avatar": AVA, "voice": ARIA}
             inter = await fd.invoke("speak", options, user=fd.users.alice)
             answer = await fd.wait_for_response(inter, timeout=5)
             assert answer.ephemeral and MAY_HAVE_STARTED in answer.content, answer.content

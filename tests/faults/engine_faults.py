@@ -16,8 +16,7 @@ from bot.jobs.log_limit import LogLimit
 from bot.jobs.models import JobState
 from bot.jobs.store import JobStore
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
-from bot.miraflow.simulator.catalogue import AVATARS_BY_ID, VOICES_BY_ID
-from tests.e2e.harness import SPEED, running_bot, wait_until
+from tests.e2e.harness import ARIA, AVA, SPEED, running_bot, wait_until
 from tests.fakediscord import FakeDiscord, FakeMessage
 from tests.faults.servers import counting_server
 
@@ -260,10 +259,8 @@ async def video_create_answered_504_after_the_video_was_made(tmp_path: Path) -> 
     async with discord_and_miraflow() as (fd, sim):
         sim.config.create_answer_status = 504
         sim.config.video_seconds = (40.0, 40.0)  # 1 s of real time
-        avatar = next(a.id for a in AVATARS_BY_ID.values() if a.name == "Ava")
-        voice = next(v.id for v in VOICES_BY_ID.values() if v.name == "Aria")
         async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
-            options = {"text": "Hello there.", "avatar": avatar, "voice": voice}
+            options = {"text": "Hello there.", "avatar": AVA, "voice": ARIA}
             inter = await fd.invoke("speak", options, user=fd.users.alice)
             answer = await fd.wait_for_response(inter, timeout=5)
             assert answer.ephemeral and "won't resend" in answer.content
