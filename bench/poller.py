@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -181,12 +180,11 @@ async def run_phase(
         store = JobStore(Path(folder) / "jobs.sqlite3")
         sent: list[tuple[float, str, str]] = []
         answers: list[tuple[float, str, int | None]] = []
-        async with (
-            aiohttp.ClientSession(
-                trace_configs=[request_recorder(sent), answer_recorder(answers)]
-            ) as session,
-            MiraflowClient(sim.api_key, base_url=sim.base_url, session=session) as client,
-        ):
+        async with MiraflowClient(
+            sim.api_key,
+            base_url=sim.base_url,
+            trace_configs=[request_recorder(sent), answer_recorder(answers)],
+        ) as client:
             avatar = (await client.list_avatars())[0].id
             voice = (await client.list_voices())[0].id
             sent.clear()

@@ -1,7 +1,9 @@
 """The gate every HTTP attempt to Miraflow passes through, retries included.
 
 - A ceiling: at most `rate` attempts in any one-second window, in the order they came,
-  never more than twice as close together as an even spread.
+  never more than twice as close together as an even spread. An attempt counts from the
+  instant its request starts (the client says when: `Departure.started`), so one that
+  leaves late cannot crowd the next window.
 - Retry-After: after a 429 no attempt of the poller leaves before it has passed (the
   header's seconds, capped at a minute where it is parsed: `parse_retry_after`); a call a
   member waits on is not held.
@@ -28,6 +30,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Literal
 
 from bot.miraflow import MiraflowClient, MiraflowConnectionError
@@ -46,7 +49,9 @@ SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after 
 RECOVERY = 0.02  # calls per second regained per second without a 429
 MIN_RATE = 0.5
 SLACK = 1.05
-WINDOW_SLACK = 1.1
+# Seconds (real ones, whatever the clock's speed) added to each counted window: requests
+# that left a window apart can arrive closer together.
+NETWORK_JITTER = 0.002
 # Calls may leave BUNCHING times closer together than an even spread, as long as a window
 # holds no more than the ceiling: calls due together wait less.
 BUNCHING = 2.0
@@ -70,6 +75,33 @@ class Signal:
                 await event.wait()
 
 
+class Departure:
+    """One attempt let through: when it left (when it was let through, until its request
+    says it started)."""
+
+    __slots__ = ("_clock", "at")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.at = clock()
+
+    def started(self) -> None:
+        """The request is leaving now."""
+        self.at = max(self.at, self._clock())
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """An attempt the pacer let through."""
+
+    probe: bool  # the outage's probe: its answer says whether Miraflow is back
+    departure: Departure
+
+    def started(self) -> None:
+        """Its request is leaving now."""
+        self.departure.started()
+
+
 class RateLimiter:
     """At most `rate` calls in any one-second window, never more than BUNCHING times closer
     together than an even spread, served in the order they came (urgent ones first)."""
@@ -79,13 +111,13 @@ class RateLimiter:
     ) -> None:
         # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
         self._speed = speed
-        # A little slack for the time requests take to leave and arrive: calls spaced as if
-        # a second lasted SLACK seconds, and counted in windows WINDOW_SLACK seconds long
-        # (a busy event loop can send a call a few hundredths of a second after its slot).
-        self._window = WINDOW_SLACK / speed
+        # Calls spaced as if a second lasted SLACK seconds; windows counted from when calls
+        # left (between a slot and its request starting, a busy loop can lose milliseconds),
+        # a little longer than a second for the way to Miraflow.
+        self._window = 1.0 / speed + NETWORK_JITTER
         self._clock = clock
         self._next_slot = 0.0
-        self._recent: deque[float] = deque()
+        self._recent: deque[Departure] = deque()
         # Callers waiting, urgent and not, each in the order they came: only the first of a
         # line may take a slot (without it, every sleeper woke for the same slot and the
         # unlucky ones waited many times the queue's length).
@@ -98,7 +130,7 @@ class RateLimiter:
         self._interval = SLACK / (rate * self._speed * BUNCHING)
         self._per_window = max(1, math.floor(rate + 0.5))
 
-    async def acquire(self, *, urgent: bool = True) -> None:
+    async def acquire(self, *, urgent: bool = True) -> Departure:
         """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
         watches for its end) lets every urgent one waiting go first."""
         me = object()
@@ -118,7 +150,7 @@ class RateLimiter:
                     continue
                 slot = max(now, self._next_slot)
                 if len(self._recent) >= self._per_window:
-                    slot = max(slot, self._recent[0] + self._window)
+                    slot = max(slot, self._recent[0].at + self._window)
                 if slot <= now:
                     break
                 await asyncio.sleep(slot - now)
@@ -129,9 +161,11 @@ class RateLimiter:
         # difference adds up to a rate well under the ceiling); an idle spell gives no credit.
         late = now - self._next_slot
         self._next_slot = (self._next_slot if 0 <= late < self._interval else now) + self._interval
-        self._recent.append(now)
+        departure = Departure(self._clock)
+        self._recent.append(departure)
         while len(self._recent) > self._per_window:
             self._recent.popleft()
+        return departure
 
 
 class Pacer:
@@ -170,8 +204,8 @@ class Pacer:
         """Until when a Retry-After holds every attempt back (on the pacer's clock)."""
         return self._paused_until
 
-    async def acquire(self) -> bool:
-        """Wait until an attempt may leave; True if it is the outage's probe."""
+    async def acquire(self) -> Attempt:
+        """Wait until an attempt may leave."""
         priority = PRIORITY.get()
         probe = False
         while True:
@@ -194,8 +228,8 @@ class Pacer:
                 max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed
             )
         self._regain_rate()
-        await self._limiter.acquire(urgent=priority != "progress")
-        return probe
+        departure = await self._limiter.acquire(urgent=priority != "progress")
+        return Attempt(probe, departure)
 
     def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
         """What became of an attempt: its HTTP status, None if no answer came."""

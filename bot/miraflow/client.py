@@ -59,13 +59,15 @@ class MiraflowClient:
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
         on_call: CallObserver | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         """`timeout` bounds a whole call; downloads and uploads are bounded instead by
         `read_timeout` (default: `timeout`) between two reads, so a long transfer is not cut.
         A download is abandoned after `stall_timeout` seconds without a byte, or
         `download_deadline` seconds in all. URLs from Miraflow's answers are contacted only
         when https or on `base_url`'s origin (else UntrustedUrlError). `on_call(path,
-        outcome)` is told of every HTTP exchange (for metrics)."""
+        outcome)` is told of every HTTP exchange (for metrics). `trace_configs` join the
+        session this client makes (not a `session` given to it)."""
         if not api_key:
             raise ValueError("api_key must not be empty")
         self._http = MiraflowTransport(
@@ -82,6 +84,7 @@ class MiraflowClient:
             stall_timeout=stall_timeout,
             download_deadline=download_deadline,
             on_call=on_call,
+            trace_configs=trace_configs,
         )
 
     @property

@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -55,13 +55,36 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _REDACTED = "[redacted]"
 
 
+class PacedAttempt(Protocol):
+    """An attempt a pacer let through."""
+
+    @property
+    def probe(self) -> bool: ...
+
+    def started(self) -> None:
+        """Its request is leaving now."""
+
+
 class AttemptPacer(Protocol):
     """Told of every HTTP attempt to Miraflow's origin, retries included: `acquire` before
-    it leaves (True: it is a probe), `report` once its status (None: no answer) is known."""
+    it leaves, `report` once its status (None: no answer) is known."""
 
-    async def acquire(self) -> bool: ...
+    async def acquire(self) -> PacedAttempt: ...
 
     def report(self, probe: bool, status: int | None, retry_after: float | None) -> None: ...
+
+
+def _departures() -> aiohttp.TraceConfig:
+    """Tells a paced attempt the instant aiohttp starts its request."""
+
+    async def on_start(_session: Any, context: Any, _params: Any) -> None:
+        attempt = context.trace_request_ctx
+        if attempt is not None:
+            attempt.started()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    return trace
 
 
 class MiraflowTransport:
@@ -87,8 +110,10 @@ class MiraflowTransport:
         stall_timeout: float,
         download_deadline: float,
         on_call: CallObserver | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self._api_key = api_key
+        self._trace_configs = list(trace_configs)
         self._base = base_url.rstrip("/")
         self._origin = URL(self._base).origin()
         self._session = session
@@ -125,7 +150,9 @@ class MiraflowTransport:
         if self._closed:
             raise RuntimeError("this MiraflowClient is closed")
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(
+                trace_configs=[_departures(), *self._trace_configs]
+            )
         return self._session
 
     async def close(self) -> None:
@@ -258,12 +285,15 @@ class MiraflowTransport:
         """
         session = self.ensure_session()
         pacer = self.pacer if url.origin() == self._origin else None
-        probe = await pacer.acquire() if pacer is not None else False
+        attempt = await pacer.acquire() if pacer is not None else None
+        probe = attempt is not None and attempt.probe
         started = time.monotonic()
         outcome = "no answer"
         response: aiohttp.ClientResponse | None = None
         try:
-            response = await self._send(session, method, url, timeout, send_key, headers, kwargs)
+            response = await self._send(
+                session, method, url, timeout, send_key, headers, kwargs, attempt
+            )
             outcome = str(response.status)
             try:
                 if response.status >= 300:
@@ -304,14 +334,19 @@ class MiraflowTransport:
         send_key: bool,
         headers: dict[str, str] | None,
         kwargs: dict[str, Any],
+        attempt: PacedAttempt | None = None,
     ) -> aiohttp.ClientResponse:
         """Sends the request, following a GET's redirects here rather than in aiohttp, which
-        would carry the x-api-key header along to another host (it strips only Authorization)."""
+        would carry the x-api-key header along to another host (it strips only Authorization).
+        The pacer's `attempt` hears when the request starts (in aiohttp's own trace, if this
+        transport made the session)."""
         for _ in range(MAX_REDIRECTS + 1):
             check_trusted(url, self._origin)
             request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
             if send_key and url.origin() == self._origin:
                 request_headers[API_KEY_HEADER] = self._api_key
+            if attempt is not None:
+                attempt.started()
             response = await session.request(
                 method,
                 url,
@@ -319,6 +354,7 @@ class MiraflowTransport:
                 timeout=timeout,
                 allow_redirects=False,
                 raise_for_status=False,
+                trace_request_ctx=attempt,
                 **kwargs,
             )
             location = response.headers.get("Location")

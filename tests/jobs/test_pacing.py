@@ -4,9 +4,11 @@ simulator (the client's retries included), through the real client and poller.""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from bench.calls import request_recorder
 from bot.jobs.models import JobKind, JobState
 from bot.jobs.pacing import OUTAGE_AFTER, PRIORITY, PROBE_INTERVAL, Pacer
 from bot.jobs.poller import PollerConfig
@@ -96,6 +98,44 @@ async def test_retries_inside_the_client_wait_at_the_gate_too(world):
         # Without the gate: up to 20 x 51 attempts. With it: the first round, then probes.
         assert during <= 20 + 30.0 / PROBE_INTERVAL + 2
         assert not pacer.down
+
+
+class Stamped:
+    """A pacer that lets every attempt through and notes when each one says it left."""
+
+    def __init__(self) -> None:
+        self.left: list[float] = []
+
+    async def acquire(self) -> Stamped:
+        return self
+
+    @property
+    def probe(self) -> bool:
+        return False
+
+    def started(self) -> None:
+        self.left.append(time.time())
+
+    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
+        pass
+
+
+async def test_an_attempt_hears_when_its_request_starts(world):
+    """The pacer counts an attempt from the instant aiohttp starts its request (its own
+    trace), which other trace configs given to the client see too."""
+    sim = world.sim
+    traced: list[float] = []
+    pacer = Stamped()
+    async with MiraflowClient(
+        sim.api_key, base_url=sim.base_url, trace_configs=[request_recorder(traced)]
+    ) as client:
+        client.pace_with(pacer)
+        before = time.time()
+        await client.list_avatars()
+    assert len(traced) == 1
+    # Told once before sending, and again by the trace as the request starts.
+    assert len(pacer.left) == 2
+    assert before <= pacer.left[0] <= pacer.left[1] <= traced[0][0]
 
 
 async def test_a_call_someone_waits_on_fails_at_once_while_miraflow_is_down(world):

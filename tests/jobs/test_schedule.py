@@ -15,7 +15,7 @@ from bot.jobs.estimate import (
     remaining_by_curve,
 )
 from bot.jobs.models import JobKind
-from bot.jobs.pacing import RateLimiter
+from bot.jobs.pacing import NETWORK_JITTER, RateLimiter
 from bot.jobs.schedule import (
     FIRST_STEP,
     FIRST_WINDOW,
@@ -192,6 +192,19 @@ async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_se
         assert sum(1 for t in times[i:] if t < start + window) <= 10
     # Spread out, not bunched: 60 calls take about 6 "seconds".
     assert times[-1] - times[0] >= 5 * window
+
+
+async def test_a_call_is_counted_from_when_its_request_left():
+    # Ten calls fill a window; the first one's request leaves late (a busy loop): the
+    # eleventh waits a whole window from that departure, not from the first one's slot.
+    speed = 200.0
+    limiter = RateLimiter(10.0, speed=speed)
+    first = [await limiter.acquire() for _ in range(10)]
+    await asyncio.sleep(0.003)
+    left = time.monotonic()
+    first[0].started()
+    await limiter.acquire()
+    assert time.monotonic() - left >= 1.0 / speed + NETWORK_JITTER
 
 
 async def test_calls_are_served_in_the_order_they_came():
