@@ -13,6 +13,8 @@ import heapq
 import math
 from dataclasses import dataclass
 
+from bench.calls import percentile
+
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
@@ -57,3 +59,28 @@ def peak_per_second(times: list[float], second: float = 1.0) -> int:
             start += 1
         most = max(most, end - start + 1)
     return most
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierPoint:
+    interval: float
+    calls: float  # per job
+    p95_lag: float
+
+
+def fixed_point(jobs: list[Timeline], interval: float, ceiling: float | None) -> FrontierPoint:
+    result = run_fixed(jobs, interval, ceiling)
+    return FrontierPoint(interval, sum(result.calls) / len(jobs), percentile(result.lags, 95))
+
+
+def same_calls(jobs: list[Timeline], calls: float, ceiling: float | None) -> FrontierPoint:
+    """The fixed poller making as many calls per job as `calls` (the longest interval that
+    makes at least that many): the frontier at that number of calls."""
+    short, long = 0.05, 600.0
+    for _ in range(40):
+        middle = (short + long) / 2
+        if fixed_point(jobs, middle, ceiling).calls >= calls:
+            short = middle
+        else:
+            long = middle
+    return fixed_point(jobs, short, ceiling)

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from bench.calls import calls_per_job, percentile
-from bench.fixed import Timeline, peak_per_second, run_fixed
+from bench.fixed import Timeline, peak_per_second, run_fixed, same_calls
 from bench.poller import Arrival, Disturbance, run_phase
 from bot.jobs.models import JobKind
 from bot.miraflow.simulator import MiraflowSimulator
@@ -97,6 +97,21 @@ def fixed_figures(
     return out
 
 
+def frontier_at(records: list[dict[str, Any]], calls: float, ceiling: float) -> dict[str, Any]:
+    """The fixed pollers (free, and held to `ceiling`) making as many calls per job as the
+    bot: "never behind the frontier" means a p95 no higher than theirs."""
+    timelines = [Timeline(r["created"], r["done"]) for r in records]
+    out: dict[str, Any] = {}
+    for label, limit in (("free", None), ("ceiling", ceiling)):
+        point = same_calls(timelines, calls, limit)
+        out[label] = {
+            "interval": round(point.interval, 3),
+            "calls_per_job": round(point.calls, 2),
+            "lag_p95": round(point.p95_lag, 2),
+        }
+    return out
+
+
 async def run_model(model: str, jobs: int, speed: float, ceiling: float, seed: int) -> dict:
     rng = random.Random(seed)
     figures: dict[str, Any] = {"model": model, "ceiling": ceiling}
@@ -116,6 +131,10 @@ async def run_model(model: str, jobs: int, speed: float, ceiling: float, seed: i
             },
             "fixed": fixed_figures(records, kinds, ceiling),
         }
+        if len(kinds) == 1:
+            figures[run]["fixed_same_calls"] = frontier_at(
+                records, figures[run]["bot"][kinds[0]]["calls_per_job"], ceiling
+            )
         figures[run]["bot"]["peak_calls_per_second"] = peak_per_second(
             [t * run_speed for t in phase["attempts"]]
         )
