@@ -37,9 +37,11 @@ from bot.miraflow import MiraflowClient, MiraflowConnectionError
 
 log = logging.getLogger(__name__)
 
-Priority = Literal["user", "poll", "progress"]
+Priority = Literal["user", "poll", "sweep", "progress"]
 # "user": a call someone waits on (never held through an outage); "poll": a status call of
-# the poller; "progress": a video's progress while a sweep watches its end (goes last).
+# the poller; "sweep": the list of finished videos, one call for every video waiting (goes
+# before the polls waiting); "progress": a video's progress while a sweep watches its end
+# (goes last).
 PRIORITY: ContextVar[Priority] = ContextVar("miraflow_call_priority", default="user")
 
 OUTAGE_AFTER = 3
@@ -130,12 +132,16 @@ class RateLimiter:
         self._interval = SLACK / (rate * self._speed * BUNCHING)
         self._per_window = max(1, math.floor(rate + 0.5))
 
-    async def acquire(self, *, urgent: bool = True) -> Departure:
+    async def acquire(self, *, urgent: bool = True, ahead: bool = False) -> Departure:
         """Wait for a slot. A call that is not urgent (a video's progress, while a sweep
-        watches for its end) lets every urgent one waiting go first."""
+        watches for its end) lets every urgent one waiting go first; one `ahead` goes before
+        the others of its line."""
         me = object()
         line = self._lines[urgent]
-        line.append(me)
+        if ahead:
+            line.appendleft(me)
+        else:
+            line.append(me)
         # A call that can wait does so for a few seconds at most: under a steady stream of
         # urgent calls it would otherwise wait forever (and hold its job with it).
         patience = self._clock() + MAX_DEFER / self._speed
@@ -228,7 +234,9 @@ class Pacer:
                 max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed
             )
         self._regain_rate()
-        departure = await self._limiter.acquire(urgent=priority != "progress")
+        departure = await self._limiter.acquire(
+            urgent=priority != "progress", ahead=priority == "sweep"
+        )
         return Attempt(probe, departure)
 
     def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:

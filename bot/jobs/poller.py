@@ -182,7 +182,7 @@ class Poller:
             self._sweep_task = asyncio.create_task(self._run_sweep(), name="video-sweep")
 
     async def _run_sweep(self) -> None:
-        PRIORITY.set("poll")
+        PRIORITY.set("sweep")
         try:
             finished = await self._sweep.run()
         except MiraflowError as exc:

@@ -224,6 +224,22 @@ async def test_calls_are_served_in_the_order_they_came():
     assert order == list(range(20))
 
 
+async def test_a_call_ahead_goes_before_the_others_waiting():
+    # A sweep (one call for every video waiting) does not wait behind the single polls.
+    limiter = RateLimiter(10.0, speed=200.0)
+    order: list[str] = []
+
+    async def call(name: str, ahead: bool = False):
+        await limiter.acquire(ahead=ahead)
+        order.append(name)
+
+    polls = [asyncio.create_task(call(f"poll {n}")) for n in range(20)]
+    while len(order) < 2:
+        await asyncio.sleep(0)
+    await asyncio.gather(call("sweep", ahead=True), *polls)
+    assert order.index("sweep") <= 3
+
+
 async def test_urgent_calls_go_before_the_ones_that_can_wait():
     limiter = RateLimiter(10.0, speed=200.0)
     order: list[str] = []
