@@ -53,6 +53,7 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import FreshLink, Notice, Posted, ResultFile
 from bot.jobs.job_requests import JobRequest, PictureRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
+from bot.jobs.pacing import NETWORK_ALLOWANCE
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
 from bot.jobs.service import JobService, Origin, Quotas
@@ -200,7 +201,14 @@ async def run_phase(
                 client,
                 delivery,  # type: ignore[arg-type]
                 SilentFrontend(),
-                PollerConfig(calls_per_second=ceiling, max_in_flight=16, schedule=schedule),
+                PollerConfig(
+                    calls_per_second=ceiling,
+                    max_in_flight=16,
+                    schedule=schedule,
+                    # The same share of a second as at real speed: the simulator's clock
+                    # is `speed` times faster, and calls are counted as they leave.
+                    network_allowance=NETWORK_ALLOWANCE / speed,
+                ),
             )
             service = JobService(
                 store,

@@ -51,9 +51,9 @@ SLOWDOWN = 0.92  # share of the last second's accepted calls to go on at, after 
 RECOVERY = 0.02  # calls per second regained per second without a 429
 MIN_RATE = 0.5
 SLACK = 1.05
-# Seconds (real ones, whatever the clock's speed) added to each counted window: requests
-# that left a window apart can arrive closer together.
-NETWORK_JITTER = 0.002
+# Real seconds added to each counted window, whatever the clock's speed: requests that left
+# a second apart can arrive closer together at Miraflow (2 % of the ceiling at real speed).
+NETWORK_ALLOWANCE = 0.02
 # Calls may leave BUNCHING times closer together than an even spread, as long as a window
 # holds no more than the ceiling: calls due together wait less.
 BUNCHING = 2.0
@@ -109,14 +109,18 @@ class RateLimiter:
     together than an even spread, served in the order they came (urgent ones first)."""
 
     def __init__(
-        self, rate: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        allowance: float = NETWORK_ALLOWANCE,
     ) -> None:
         # On a clock `speed` times faster, a "second" lasts 1/speed real seconds.
         self._speed = speed
         # Calls spaced as if a second lasted SLACK seconds; windows counted from when calls
         # left (between a slot and its request starting, a busy loop can lose milliseconds),
-        # a little longer than a second for the way to Miraflow.
-        self._window = 1.0 / speed + NETWORK_JITTER
+        # `allowance` real seconds longer than a second for the way to Miraflow.
+        self._window = 1.0 / speed + allowance
         self._clock = clock
         self._next_slot = 0.0
         self._recent: deque[Departure] = deque()
@@ -179,12 +183,16 @@ class Pacer:
     `speed` times faster than real time, like the poll schedule's."""
 
     def __init__(
-        self, ceiling: float, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        ceiling: float,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        allowance: float = NETWORK_ALLOWANCE,
     ) -> None:
         self._ceiling = ceiling
         self._speed = speed
         self._clock = clock
-        self._limiter = RateLimiter(ceiling, speed, clock)
+        self._limiter = RateLimiter(ceiling, speed, clock, allowance)
         self._paused_until = 0.0
         self._failures = 0
         self.down = False
@@ -291,16 +299,20 @@ class Pacers:
     """One pacer per Miraflow client, that is per key: each account has its own ceiling,
     divided between the live processes that share the store (`share`)."""
 
-    def __init__(self, ceiling: float, speed: float = 1.0) -> None:
+    def __init__(
+        self, ceiling: float, speed: float = 1.0, allowance: float = NETWORK_ALLOWANCE
+    ) -> None:
         self._ceiling = ceiling
         self._speed = speed
+        self._allowance = allowance
         self._workers = 1
         self._pacers: weakref.WeakKeyDictionary[MiraflowClient, Pacer] = weakref.WeakKeyDictionary()
 
     def pace(self, client: MiraflowClient) -> MiraflowClient:
         """`client`, its every HTTP attempt passing its own pacer from now on."""
         if client not in self._pacers:
-            pacer = self._pacers[client] = Pacer(self._ceiling / self._workers, self._speed)
+            share = self._ceiling / self._workers
+            pacer = self._pacers[client] = Pacer(share, self._speed, allowance=self._allowance)
             client.pace_with(pacer)
         return client
 

@@ -28,7 +28,7 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome, tell
 from bot.jobs.held import Backoff
 from bot.jobs.models import WAITING_STATES, Job, JobState
-from bot.jobs.pacing import PRIORITY, Pacers
+from bot.jobs.pacing import NETWORK_ALLOWANCE, PRIORITY, Pacers
 from bot.jobs.readings import Readings
 from bot.jobs.schedule import Schedule
 from bot.jobs.store import Store
@@ -64,6 +64,7 @@ class PollerConfig:
     image_timeout: float = IMAGE_TIMEOUT_DEFAULT
     video_timeout: float = VIDEO_TIMEOUT_DEFAULT
     schedule: Schedule = Schedule()
+    network_allowance: float = NETWORK_ALLOWANCE  # real seconds: see `bot.jobs.pacing`
 
 
 class Poller:
@@ -82,7 +83,9 @@ class Poller:
         self._store = store
         # One pacer per key (`pacers`: shared with the clients the job service and the
         # delivery use); the client of a job's server (its own key, or the bot's).
-        self._pacers = pacers or Pacers(config.calls_per_second, config.schedule.speed)
+        self._pacers = pacers or Pacers(
+            config.calls_per_second, config.schedule.speed, config.network_allowance
+        )
         self._client = self._pacers.pace(client)
         self._clients = PacedClients(clients or OneClient(client), self._pacers)
         # Which jobs are this process's to handle: all (`OneProcess`), or those it claims.

@@ -15,7 +15,7 @@ from bot.jobs.estimate import (
     remaining_by_curve,
 )
 from bot.jobs.models import JobKind
-from bot.jobs.pacing import NETWORK_JITTER, RateLimiter
+from bot.jobs.pacing import NETWORK_ALLOWANCE, RateLimiter
 from bot.jobs.schedule import (
     FIRST_STEP,
     FIRST_WINDOW,
@@ -204,7 +204,7 @@ async def test_a_call_is_counted_from_when_its_request_left():
     left = time.monotonic()
     first[0].started()
     await limiter.acquire()
-    assert time.monotonic() - left >= 1.0 / speed + NETWORK_JITTER
+    assert time.monotonic() - left >= 1.0 / speed + NETWORK_ALLOWANCE
 
 
 async def test_calls_are_served_in_the_order_they_came():
