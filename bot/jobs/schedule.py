@@ -157,17 +157,6 @@ def next_poll(
     return NextPoll(min(max(delay, policy.floor), policy.ceiling), near)
 
 
-def next_poll_delay(
-    kind: JobKind,
-    readings: Sequence[Reading],
-    seen: Durations,
-    curve: Curve | None = None,
-    trust: Trust | None = None,
-) -> float:
-    """`next_poll`'s delay."""
-    return next_poll(kind, readings, seen, curve, trust).delay
-
-
 def sweep_interval(videos_waiting: int, wanted_in: float | None = None) -> float:
     """Seconds to the next sweep: sooner the more videos it serves, and near the end of one
     of them, as soon as its own schedule would poll it (`wanted_in`), or SWEEP_NEAR_END."""
@@ -297,9 +286,6 @@ class Schedule:
         trust = learned.trust[kind.makes_video]
         planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
         return NextPoll(planned.delay / self.speed, planned.end_is_near)
-
-    def next(self, kind: JobKind, readings: Sequence[Reading]) -> float:
-        return self.plan(kind, readings).delay
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""

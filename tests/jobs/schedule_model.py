@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import Learned, first_poll_delay, next_poll_delay
+from bot.jobs.schedule import Learned, first_poll_delay, next_poll
 from bot.miraflow.simulator import SimulatorConfig
 from bot.miraflow.simulator.jobs import SimJob, new_job
 
@@ -51,7 +51,7 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: in
             readings.append(Reading(t, status.progress))
             del readings[:-MAX_READINGS]  # as many as the poller keeps
             trust = learned.trust[kind.makes_video]
-            t += next_poll_delay(kind, readings, seen, curve, trust)
+            t += next_poll(kind, readings, seen, curve, trust).delay
         finished.append((readings, t))
         if len(finished) > overlap:
             learned.note(kind, *finished.pop(0))

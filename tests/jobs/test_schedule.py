@@ -25,7 +25,7 @@ from bot.jobs.schedule import (
     Schedule,
     backoff_delay,
     first_poll_delay,
-    next_poll_delay,
+    next_poll,
     sweep_interval,
 )
 
@@ -40,7 +40,7 @@ def test_delays_stay_within_the_kind_policy(kind):
         for elapsed in (1.0, 10.0, 100.0, 1000.0):
             for durations in (NOTHING, seen):
                 readings = [Reading(elapsed / 2, 5), Reading(elapsed, progress)]
-                delay = next_poll_delay(kind, readings, durations)
+                delay = next_poll(kind, readings, durations).delay
                 assert policy.floor <= delay <= policy.ceiling
 
 
@@ -72,8 +72,8 @@ def test_a_bar_that_jumps_or_stalls_is_not_trusted():
 def test_polls_sleep_through_most_of_the_job_then_come_often_near_its_end():
     early = [Reading(4.0 * n, 5 * n) for n in range(1, 5)]  # 20 % at 16 s: 64 s to go
     late = [Reading(4.0 * n, 24 * n) for n in range(1, 5)]  # 96 % at 16 s
-    assert next_poll_delay(JobKind.IMAGE, late, NOTHING) == IMAGE_POLICY.tail
-    assert next_poll_delay(JobKind.IMAGE, early, NOTHING) > 10 * IMAGE_POLICY.tail
+    assert next_poll(JobKind.IMAGE, late, NOTHING).delay == IMAGE_POLICY.tail
+    assert next_poll(JobKind.IMAGE, early, NOTHING).delay > 10 * IMAGE_POLICY.tail
 
 
 def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
@@ -81,10 +81,10 @@ def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
     assert first_poll_delay(JobKind.IMAGE, NOTHING) == IMAGE_POLICY.first
     assert first_poll_delay(JobKind.IMAGE, seen) == pytest.approx(21.0 + IMAGE_POLICY.tail)
     silent = [Reading(5.0, None)]
-    assert next_poll_delay(JobKind.IMAGE, silent, seen) == pytest.approx(16.0)  # to 21 s
+    assert next_poll(JobKind.IMAGE, silent, seen).delay == pytest.approx(16.0)  # to 21 s
     # While most jobs end: an even spacing, the lag a fixed poller would give for more calls.
-    assert next_poll_delay(JobKind.IMAGE, [Reading(60.0, None)], seen) == IMAGE_POLICY.tail
-    assert next_poll_delay(JobKind.IMAGE, [Reading(200.0, None)], seen) > IMAGE_POLICY.tail
+    assert next_poll(JobKind.IMAGE, [Reading(60.0, None)], seen).delay == IMAGE_POLICY.tail
+    assert next_poll(JobKind.IMAGE, [Reading(200.0, None)], seen).delay > IMAGE_POLICY.tail
 
 
 def test_a_rate_guessed_from_one_value_sleeps_no_longer_than_a_silent_job():
@@ -94,8 +94,8 @@ def test_a_rate_guessed_from_one_value_sleeps_no_longer_than_a_silent_job():
     seen = Durations([10.0 + n for n in range(80)])  # 10-89 s
     jumped = [Reading(20.0, 0), Reading(25.0, 40)]
     silent = [Reading(20.0, 0), Reading(25.0, 0)]
-    assert next_poll_delay(JobKind.IMAGE, jumped, seen) == next_poll_delay(
-        JobKind.IMAGE, silent, seen
+    assert (
+        next_poll(JobKind.IMAGE, jumped, seen).delay == next_poll(JobKind.IMAGE, silent, seen).delay
     )
 
 
@@ -107,7 +107,7 @@ def test_a_learned_curve_is_slept_through_to_its_soonest_end():
     for share in shares:
         curve.learn([Reading(share * 100.0, 50)], 100.0)
     soonest = 6.0 / shares[-2] - 6.0
-    delay = next_poll_delay(JobKind.IMAGE, [Reading(6.0, 50)], Durations(), curve)
+    delay = next_poll(JobKind.IMAGE, [Reading(6.0, 50)], Durations(), curve).delay
     assert delay == pytest.approx(soonest)
 
 
@@ -147,8 +147,8 @@ def test_a_faster_clock_scales_every_delay():
     readings = [Reading(5.0, 10), Reading(10.0, 20)]
     fast_readings = [Reading(0.5, 10), Reading(1.0, 20)]
     assert fast.first(JobKind.IMAGE) == pytest.approx(normal.first(JobKind.IMAGE) / 10)
-    assert fast.next(JobKind.VIDEO, fast_readings) == pytest.approx(
-        normal.next(JobKind.VIDEO, readings) / 10
+    assert fast.plan(JobKind.VIDEO, fast_readings).delay == pytest.approx(
+        normal.plan(JobKind.VIDEO, readings).delay / 10
     )
     assert fast.sweep_interval(3) == pytest.approx(normal.sweep_interval(3) / 10)
     assert fast.timed_out(200.0, 1800.0) and not normal.timed_out(200.0, 1800.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.jobs.estimate import Curve, Durations, Reading, Remaining, remaining
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import IMAGE_POLICY, Learned, next_poll_delay
+from bot.jobs.schedule import IMAGE_POLICY, Learned, next_poll
 from bot.jobs.trust import TRUST_MIN, Trust
 
 TAIL, TARGET = IMAGE_POLICY.tail, IMAGE_POLICY.target
@@ -59,10 +59,10 @@ def test_a_distrusted_estimate_is_polled_about_as_closely_as_a_silent_job():
     learned = Learned()
     seen = Durations([40.0 + n for n in range(60)])
     bar = climbing(40.0)[:10]
-    trusting = next_poll_delay(JobKind.IMAGE, bar, seen, learned.image_curve)
+    trusting = next_poll(JobKind.IMAGE, bar, seen, learned.image_curve).delay
     for n in range(TRUST_MIN):
         duration = 40.0 + n
         learned.note(JobKind.IMAGE, climbing(duration, slowness=3.0), duration + 1.0)
-    wary = next_poll_delay(JobKind.IMAGE, bar, seen, learned.image_curve, learned.trust[False])
+    wary = next_poll(JobKind.IMAGE, bar, seen, learned.image_curve, learned.trust[False]).delay
     assert trusting > 10.0
     assert wary <= 0.3 * trusting
