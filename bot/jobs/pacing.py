@@ -57,6 +57,8 @@ NETWORK_ALLOWANCE = 0.02
 # Calls may leave BUNCHING times closer together than an even spread, as long as a window
 # holds no more than the ceiling: calls due together wait less.
 BUNCHING = 2.0
+# Calls remembered, in windows' worth: enough that one whose request left late is counted.
+KEPT_WINDOWS = 2
 MAX_DEFER = 3.0  # seconds a call that is not urgent lets urgent ones go first
 
 
@@ -160,7 +162,10 @@ class RateLimiter:
                     continue
                 slot = max(now, self._next_slot)
                 if len(self._recent) >= self._per_window:
-                    slot = max(slot, self._recent[0].at + self._window)
+                    # By when the calls left, not the order they were let through: one
+                    # that left late is still in the window after later ones.
+                    left = sorted(departure.at for departure in self._recent)
+                    slot = max(slot, left[-self._per_window] + self._window)
                 if slot <= now:
                     break
                 await asyncio.sleep(slot - now)
@@ -173,7 +178,7 @@ class RateLimiter:
         self._next_slot = (self._next_slot if 0 <= late < self._interval else now) + self._interval
         departure = Departure(self._clock)
         self._recent.append(departure)
-        while len(self._recent) > self._per_window:
+        while len(self._recent) > KEPT_WINDOWS * self._per_window:
             self._recent.popleft()
         return departure
 

@@ -196,15 +196,31 @@ async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_se
 
 async def test_a_call_is_counted_from_when_its_request_left():
     # Ten calls fill a window; the first one's request leaves late (a busy loop): the
-    # eleventh waits a whole window from that departure, not from the first one's slot.
+    # eleventh waits until that departure and the eight after it are all it shares a window
+    # with, not a window from the first one's slot.
     speed = 200.0
     limiter = RateLimiter(10.0, speed=speed)
     first = [await limiter.acquire() for _ in range(10)]
     await asyncio.sleep(0.003)
-    left = time.monotonic()
     first[0].started()
     await limiter.acquire()
-    assert time.monotonic() - left >= 1.0 / speed + NETWORK_ALLOWANCE
+    assert time.monotonic() >= first[1].at + 1.0 / speed + NETWORK_ALLOWANCE
+
+
+async def test_a_call_that_left_after_later_ones_still_counts_in_their_window():
+    # The first call's request leaves after ten more were let through (a busy loop): the
+    # calls after it wait until ten departures fit in a window, by when they left.
+    speed = 20.0
+    window = 1.0 / speed
+    limiter = RateLimiter(10.0, speed=speed, allowance=0.0)
+    late = await limiter.acquire()
+    departures = [await limiter.acquire() for _ in range(10)]
+    await asyncio.sleep(window / 10)
+    late.started()
+    departures += [late, *[await limiter.acquire() for _ in range(10)]]
+    starts = sorted(departure.at for departure in departures)
+    for i, start in enumerate(starts):
+        assert sum(1 for t in starts[i:] if t < start + window) <= 10
 
 
 async def test_calls_are_served_in_the_order_they_came():
