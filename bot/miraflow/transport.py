@@ -150,9 +150,13 @@ class MiraflowTransport:
         if self._closed:
             raise RuntimeError("this MiraflowClient is closed")
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                trace_configs=[_departures(), *self._trace_configs]
-            )
+            session = aiohttp.ClientSession(trace_configs=[_departures(), *self._trace_configs])
+            # aiohttp resends an idempotent request by itself when a kept-alive connection
+            # turns out closed: a call that would reach Miraflow without a pacer slot. This
+            # transport's own retry goes through the pacer instead.
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
+            self._session = session
         return self._session
 
     async def close(self) -> None:

@@ -145,3 +145,37 @@ async def huge_retry_after(_tmp_path: Path) -> None:
     assert limited.value.retry_after == 60.0
     assert "999" not in miraflow_error_text(limited.value)
     assert "60" not in miraflow_error_text(limited.value)
+
+
+class _CountingPacer:
+    """Lets every attempt through, counting them."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def acquire(self) -> _CountingPacer:
+        self.attempts += 1
+        return self
+
+    @property
+    def probe(self) -> bool:
+        return False
+
+    def started(self) -> None:
+        pass
+
+    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
+        pass
+
+
+async def kept_alive_connection_closed(_tmp_path: Path) -> None:
+    # aiohttp resends a GET by itself when a kept-alive connection turns out closed: that
+    # resend would reach Miraflow without a pacer slot.
+    pacer = _CountingPacer()
+    async with simulator() as sim, client(sim) as miraflow:
+        miraflow.pace_with(pacer)
+        await miraflow.list_avatars()  # the connection is kept alive
+        sim.drop_next(1, "/api/avatars")
+        assert await miraflow.list_avatars()
+        assert sim.count("GET", "/api/avatars") == 3
+        assert pacer.attempts == 3, "every request Miraflow saw took a slot"

@@ -277,6 +277,12 @@ FAULTS = [
         ef.cancel_to_start_more_than_the_limit,
     ),
     Fault(
+        "Miraflow closes a kept-alive connection instead of answering a status read",
+        "read it again through the pacer: every request Miraflow sees takes a slot",
+        "let aiohttp resend it below the pacer, a call the ceiling never counted",
+        mf.kept_alive_connection_closed,
+    ),
+    Fault(
         "eight result downloads that hang",
         "go on polling and delivering every other job (deliveries have slots of their own)",
         "let stuck downloads hold the poll slots and stop every other job",

@@ -796,6 +796,15 @@ async def test_fail_next_on_a_create_call_creates_no_job(simulator, http):
     assert simulator.jobs == {}
 
 
+async def test_drop_next_closes_the_connection_without_an_answer(simulator, http):
+    simulator.drop_next(1, "/api/image/generate")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call(simulator, http, "POST", "/api/image/generate", json=GENERATE)
+    assert simulator.jobs == {}
+    status, _, _ = await call(simulator, http, "POST", "/api/image/generate", json=GENERATE)
+    assert status == 200
+
+
 async def test_a_hung_request_waits_until_unhang(simulator, http):
     simulator.hang("/api/image/generate")
     request = asyncio.ensure_future(

@@ -96,6 +96,11 @@ class MiraflowSimulator:
         ``status``, before any other check (a gateway's answer)."""
         self._fail_rules.append(FailRule(n, status, path_prefix, method, retry_after, body))
 
+    def drop_next(self, n: int = 1, path_prefix: str = "/api") -> None:
+        """Close the connection of the next ``n`` requests matching ``path_prefix`` without
+        an answer, as a server or proxy that closed a kept-alive connection."""
+        self._fail_rules.append(FailRule(n, 0, path_prefix, drop=True))
+
     def hang(self, path_prefix: str = "/api", *, after_processing: bool = False) -> None:
         """Hold matching requests open without an answer until ``unhang`` or shutdown.
 

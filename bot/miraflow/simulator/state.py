@@ -66,6 +66,7 @@ class FailRule:
     retry_after: float | None = None
     # A dict is sent as JSON, a str as text, bytes as they are; None: the usual error body.
     body: dict[str, Any] | str | bytes | None = None
+    drop: bool = False  # close the connection without an answer instead
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
