@@ -19,6 +19,7 @@ from bot.miraflow import (
 )
 from bot.miraflow.simulator import MiraflowSimulator
 from tests.faults.servers import API_KEY, client, counting_server, simulator
+from tests.open_pacer import OpenPacer
 
 MiB = 1024 * 1024
 
@@ -147,31 +148,10 @@ async def huge_retry_after(_tmp_path: Path) -> None:
     assert "60" not in miraflow_error_text(limited.value)
 
 
-class _CountingPacer:
-    """Lets every attempt through, counting them."""
-
-    def __init__(self) -> None:
-        self.attempts = 0
-
-    async def acquire(self) -> _CountingPacer:
-        self.attempts += 1
-        return self
-
-    @property
-    def probe(self) -> bool:
-        return False
-
-    def started(self) -> None:
-        pass
-
-    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
-        pass
-
-
 async def kept_alive_connection_closed(_tmp_path: Path) -> None:
     # aiohttp resends a GET by itself when a kept-alive connection turns out closed: that
     # resend would reach Miraflow without a pacer slot.
-    pacer = _CountingPacer()
+    pacer = OpenPacer()
     async with simulator() as sim, client(sim) as miraflow:
         miraflow.pace_with(pacer)
         await miraflow.list_avatars()  # the connection is kept alive

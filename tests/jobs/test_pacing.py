@@ -17,6 +17,7 @@ from bot.miraflow import MiraflowClient, MiraflowConnectionError, MiraflowError
 from bot.miraflow.constants import MAX_RETRY_AFTER
 from bot.miraflow.errors import parse_retry_after
 from tests.jobs.test_poller import poller_world, submit, wait_delivered
+from tests.open_pacer import OpenPacer
 
 SPEED = 20.0  # a simulated second lasts 50 ms
 CEILING = 10.0
@@ -100,32 +101,12 @@ async def test_retries_inside_the_client_wait_at_the_gate_too(world):
         assert not pacer.down
 
 
-class Stamped:
-    """A pacer that lets every attempt through and notes when each one says it left."""
-
-    def __init__(self) -> None:
-        self.left: list[float] = []
-
-    async def acquire(self) -> Stamped:
-        return self
-
-    @property
-    def probe(self) -> bool:
-        return False
-
-    def started(self) -> None:
-        self.left.append(time.time())
-
-    def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:
-        pass
-
-
 async def test_an_attempt_hears_when_its_request_starts(world):
     """The pacer counts an attempt from the instant aiohttp starts its request (its own
     trace), which other trace configs given to the client see too."""
     sim = world.sim
     traced: list[float] = []
-    pacer = Stamped()
+    pacer = OpenPacer()
     async with MiraflowClient(
         sim.api_key, base_url=sim.base_url, trace_configs=[request_recorder(traced)]
     ) as client:

@@ -84,11 +84,11 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     sim = _simulator(request)
     config = sim.config
     rule = sim.take_fail_rule(request.method, request.path)
-    if rule is not None and rule.drop:
-        if request.transport is not None:
-            request.transport.close()
-        raise ApiError(503, "Connection dropped.")  # never sent: the connection is closed
     if rule is not None:
+        if rule.drop:
+            if request.transport is not None:
+                request.transport.close()
+            raise ApiError(503, "Connection dropped.")  # never sent: the connection is closed
         headers = retry_after_header(rule.retry_after)
         if rule.body is not None:
             return custom_response(rule.status, rule.body, headers)
