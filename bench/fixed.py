@@ -4,7 +4,10 @@ Each job is known by when it was created and when the simulator completed it (si
 seconds). A fixed poller asks about a job `interval` seconds after its creation, then
 `interval` seconds after each answer, until an answer shows it done. Without a ceiling the
 polls fall exactly on time; with one, all polls share a limiter that spaces calls evenly,
-`1/ceiling` apart (as the bot's does), and a poll waits for its slot.
+`1/ceiling` apart (as the bot's does), and a poll waits for its slot. Each job's create call
+takes a slot too, at its creation, before any poll waiting then: the ceiling counts every
+call, as the bot's does. Creates are in `call_times` (the peak counts every call, like the
+bot's), not in `calls` (status calls per job).
 """
 
 from __future__ import annotations
@@ -29,24 +32,31 @@ class FixedResult:
     call_times: list[float]
 
 
+CREATE, POLL = 0, 1
+
+
 def run_fixed(jobs: list[Timeline], interval: float, ceiling: float | None) -> FixedResult:
     calls = [0] * len(jobs)
     lags = [0.0] * len(jobs)
     times: list[float] = []
-    due = [(job.created + interval, n) for n, job in enumerate(jobs)]
+    # (when, 0 for a create and 1 for a poll: creates first, job)
+    due = [(job.created, CREATE, n) for n, job in enumerate(jobs)]
     heapq.heapify(due)
     spacing = 1.0 / ceiling if ceiling else 0.0
     next_slot = -math.inf
     while due:
-        wanted, n = heapq.heappop(due)
+        wanted, call, n = heapq.heappop(due)
         at = max(wanted, next_slot) if ceiling else wanted
         next_slot = at + spacing
-        calls[n] += 1
         times.append(at)
+        if call == CREATE:
+            heapq.heappush(due, (jobs[n].created + interval, POLL, n))
+            continue
+        calls[n] += 1
         if at >= jobs[n].done:
             lags[n] = at - jobs[n].done
         else:
-            heapq.heappush(due, (at + interval, n))
+            heapq.heappush(due, (at + interval, POLL, n))
     return FixedResult(calls, lags, times)
 
 
