@@ -349,7 +349,9 @@ def print_kind(kind: str, summary: dict[str, Any]) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument(
+        "--jobs", type=int, help="jobs to follow (default: 1000; 200 with --model or --fault)"
+    )
     parser.add_argument("--speed", type=float, default=10.0, help="simulated s per real s")
     parser.add_argument("--window", type=float, default=600.0, help="arrival window (sim s)")
     parser.add_argument("--image-share", type=float, default=0.7)
@@ -367,7 +369,7 @@ async def main() -> None:
     if args.model or args.fault:
         from bench import scenarios
 
-        jobs = args.jobs if args.jobs != 1000 else 200
+        jobs = args.jobs or 200
         if args.model:
             figures = await scenarios.run_model(
                 args.model, jobs, args.speed, args.ceiling, args.seed
@@ -380,6 +382,7 @@ async def main() -> None:
         print(json.dumps(figures))
         return
 
+    args.jobs = args.jobs or 1000
     rng = random.Random(args.seed)
     plan = arrivals(args.jobs, args.window, args.image_share, rng)
     print(f"phase 1: {args.jobs} jobs over {args.window:.0f} s at speed x{args.speed:g} ...")
