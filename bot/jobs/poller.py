@@ -8,7 +8,8 @@ stops it. Every HTTP attempt passes the pacer of its client's key (`bot.jobs.pac
 ceiling, Retry-After, outages). A complete job is handed to a delivery task of its own
 (`bot.jobs.deliveries`), so a stuck download never holds up polling. When the store cannot
 be written, a job's backoff is kept in memory instead (`bot.jobs.held`). What the poller
-sees of each bar teaches the schedule (`bot.jobs.readings`).
+sees of each bar teaches the schedule (`bot.jobs.readings`). While a key's ceiling is the
+limit, its image polls are spaced evenly by the load it has seen (`bot.jobs.spacing`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,9 +30,10 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome, tell
 from bot.jobs.held import Backoff
 from bot.jobs.models import WAITING_STATES, Job, JobState
-from bot.jobs.pacing import NETWORK_ALLOWANCE, PRIORITY, Pacers
+from bot.jobs.pacing import NETWORK_ALLOWANCE, PRIORITY, Pacer, Pacers
 from bot.jobs.readings import Readings
-from bot.jobs.schedule import Schedule
+from bot.jobs.schedule import IMAGE_POLICY, Schedule
+from bot.jobs.spacing import LoadSpacing
 from bot.jobs.store import Store
 from bot.jobs.sweep import VideoSweep
 from bot.miraflow import (
@@ -103,6 +106,8 @@ class Poller:
         self._readings = Readings(store, config.schedule, clock)
         self._sweep = VideoSweep(store, client, config.schedule, clock)
         self._sweep_task: asyncio.Task[None] | None = None
+        # Per key: the least spacing of image polls while its ceiling is the limit.
+        self._spacings: weakref.WeakKeyDictionary[Pacer, LoadSpacing] = weakref.WeakKeyDictionary()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class Poller:
             log.info("video sweep failed: %s", exc)
             return
         for job in self._jobs.take(finished):
-            self._readings.finished(job, complete=True)
+            self._finished(job, complete=True)
             if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
 
@@ -253,7 +258,7 @@ class Poller:
         )
         if expired is not None:
             log.info("job %s expired", job.id)
-            self._readings.finished(job, complete=False)
+            self._finished(job, complete=False)
             await tell(self._frontend, expired, notice)
 
     async def _poll(self, job: Job) -> None:
@@ -268,7 +273,7 @@ class Poller:
             return
         polls = job.polls + 1
         if status.failed or status.complete:
-            self._readings.finished(job, complete=status.complete)
+            self._finished(job, complete=status.complete)
         if status.failed:
             await self._fail(job, status, polls)
         elif status.complete:
@@ -297,6 +302,8 @@ class Poller:
         if self._swept(job):
             self._sweep.wants(job.id, now + delay if planned.end_is_near else None)
             delay = max(delay, schedule.swept_video())
+        elif not job.kind.makes_video:
+            delay = self._spaced(job, delay)
         refreshed = self._store.set_state(
             job.id,
             state,
@@ -309,6 +316,20 @@ class Poller:
         if refreshed is None:
             return  # cancelled while we asked
         await self._frontend.show_status(refreshed)
+
+    def _spaced(self, job: Job, delay: float) -> float:
+        """An image's next poll, no closer than its key's load lets polls be spaced evenly."""
+        pacer = self._pacers.of(self._clients.for_guild(job.guild_id))
+        spacing = self._spacings.get(pacer)
+        if spacing is None:
+            spacing = LoadSpacing(IMAGE_POLICY.tail, self._clock, self._config.schedule.speed)
+            self._spacings[pacer] = spacing
+        return spacing.spaced(job.id, delay, pacer.rate)
+
+    def _finished(self, job: Job, *, complete: bool) -> None:
+        self._readings.finished(job, complete=complete)
+        for spacing in self._spacings.values():
+            spacing.forget(job.id)
 
     def _swept(self, job: Job) -> bool:
         """A video whose end the sweep notices: the sweep lists the bot's key's videos only."""
@@ -339,7 +360,7 @@ class Poller:
                 only_from=WAITING_STATES,
             )
             if lost is not None:
-                self._readings.finished(job, complete=False)
+                self._finished(job, complete=False)
                 await tell(self._frontend, lost, notice)
             return
         level = logging.ERROR if isinstance(exc, AuthenticationError) else logging.INFO
