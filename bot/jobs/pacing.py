@@ -247,9 +247,14 @@ class Pacer:
                 max(self._next_probe - now, 0.0) or PROBE_INTERVAL / self._speed
             )
         self._regain_rate()
-        departure = await self._limiter.acquire(
-            urgent=priority != "progress", ahead=priority == "sweep"
-        )
+        try:
+            departure = await self._limiter.acquire(
+                urgent=priority != "progress", ahead=priority == "sweep"
+            )
+        except asyncio.CancelledError:
+            if probe:  # a probe dropped before it left: the next one may go
+                self._probing = False
+            raise
         return Attempt(probe, departure)
 
     def report(self, probe: bool, status: int | None, retry_after: float | None) -> None:

@@ -106,6 +106,7 @@ class Poller:
         self._readings = Readings(store, config.schedule, clock)
         self._sweep = VideoSweep(store, client, config.schedule, clock)
         self._sweep_task: asyncio.Task[None] | None = None
+        self._progress_calls: set[int] = set()  # swept videos whose own status call is out
         # Per key: the least spacing of image polls while its ceiling is the limit.
         self._spacings: weakref.WeakKeyDictionary[Pacer, LoadSpacing] = weakref.WeakKeyDictionary()
 
@@ -198,8 +199,18 @@ class Poller:
             return
         for job in self._jobs.take(finished):
             self._finished(job, complete=True)
+            await self._drop_progress_call(job.id)
             if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
+
+    async def _drop_progress_call(self, job_id: int) -> None:
+        """A swept video's own status call (waiting for a slot behind the other calls, or
+        under way) would tell nothing the sweep has not: dropped, so that the delivery does
+        not wait for it."""
+        task = self._running.get(job_id)
+        if task is not None and job_id in self._progress_calls:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
@@ -266,8 +277,14 @@ class Poller:
             # Inside the try: a server's key that cannot be opened is an error of this job.
             client = self._clients.for_guild(job.guild_id)
             # A swept video's own status call goes after the others (the sweep sees its end).
-            PRIORITY.set("progress" if self._swept(job) else "poll")
-            status = await fetch_status(client, job)
+            swept = self._swept(job)
+            PRIORITY.set("progress" if swept else "poll")
+            if swept:
+                self._progress_calls.add(job.id)
+            try:
+                status = await fetch_status(client, job)
+            finally:
+                self._progress_calls.discard(job.id)
         except MiraflowError as exc:
             await self._on_poll_error(job, exc)
             return

@@ -164,3 +164,26 @@ def test_retry_after_is_honoured_up_to_a_minute():
     assert pacer.paused_until == pytest.approx(1000.0 + MAX_RETRY_AFTER)
     pacer.report(False, 429, parse_retry_after("2"))
     assert pacer.paused_until == pytest.approx(1000.0 + MAX_RETRY_AFTER)
+
+
+async def test_a_probe_dropped_before_it_leaves_lets_the_next_call_probe() -> None:
+    pacer = Pacer(CEILING, speed=1000.0)
+    for _ in range(OUTAGE_AFTER):
+        pacer.report(False, None, None)
+    assert pacer.down
+    held = asyncio.Event()
+    limiter_acquire = pacer._limiter.acquire
+
+    async def full_limiter(**kwargs):
+        held.set()
+        await asyncio.Event().wait()  # no slot comes: the probe waits here
+
+    pacer._limiter.acquire = full_limiter  # type: ignore[method-assign]
+    PRIORITY.set("poll")
+    dropped = asyncio.create_task(pacer.acquire())
+    await asyncio.wait_for(held.wait(), 5)
+    dropped.cancel()
+    await asyncio.gather(dropped, return_exceptions=True)
+    pacer._limiter.acquire = limiter_acquire  # type: ignore[method-assign]
+    attempt = await asyncio.wait_for(pacer.acquire(), 5)
+    assert attempt.probe
