@@ -1,0 +1,34 @@
+"""The discrete-event model of the image poller under the ceiling (`bench/poller_model.py`)."""
+
+from __future__ import annotations
+
+from bench.poller_model import ModelPacer, run
+
+
+def test_the_model_pacer_holds_a_ceiling_in_any_window() -> None:
+    pacer = ModelPacer(rate=4.0)
+    times = []
+    for _ in range(40):
+        at = pacer.slot(0.0)
+        pacer.take(at)
+        times.append(at)
+    assert all(
+        later - earlier >= 1.02 - 1e-9 for earlier, later in zip(times, times[4:], strict=False)
+    )
+    assert times[1] - times[0] >= 1.05 / 8 - 1e-9  # never twice as close as an even spread
+
+
+def test_with_the_spacing_a_full_gate_asks_fewer_calls_of_each_job() -> None:
+    # Stalling bars ask for about twice what the ceiling serves (bench/RESULTS.md).
+    spaced = run("stalls-then-jumps", 120, seed=1, spaced=True)
+    queued = run("stalls-then-jumps", 120, seed=1, spaced=False)
+    assert spaced.calls_per_job < 0.95 * queued.calls_per_job
+    assert spaced.fixed_same_calls_p95 > queued.fixed_same_calls_p95  # fewer calls, wider
+
+
+def test_under_the_ceiling_the_spacing_changes_little() -> None:
+    # Linear bars: polls sleep through most of each job, and the load fits the ceiling.
+    spaced = run("linear", 200, seed=1, spaced=True)
+    plain = run("linear", 200, seed=1, spaced=False)
+    assert abs(spaced.calls_per_job - plain.calls_per_job) < 0.03 * plain.calls_per_job
+    assert spaced.lag_p95 <= 2.0  # the linear model's target
