@@ -277,7 +277,7 @@ class Poller:
             # Inside the try: a server's key that cannot be opened is an error of this job.
             client = self._clients.for_guild(job.guild_id)
             # A swept video's own status call goes after the others (the sweep sees its end).
-            swept = self._swept(job)
+            swept = self._swept(job, client)
             PRIORITY.set("progress" if swept else "poll")
             if swept:
                 self._progress_calls.add(job.id)
@@ -305,9 +305,11 @@ class Poller:
             if complete is not None:
                 self._deliveries.start(complete, status)
         else:
-            await self._progress(job, status, polls)
+            await self._progress(job, status, polls, client)
 
-    async def _progress(self, job: Job, status: JobStatus, polls: int) -> None:
+    async def _progress(
+        self, job: Job, status: JobStatus, polls: int, client: MiraflowClient
+    ) -> None:
         now = self._clock()
         state = JobState.QUEUED if status.queued else JobState.WORKING
         progress = status.progress if status.progress is not None else job.progress
@@ -316,11 +318,11 @@ class Poller:
         schedule = self._config.schedule
         planned = schedule.plan(job.kind, readings)
         delay = planned.delay
-        if self._swept(job):
+        if self._swept(job, client):
             self._sweep.wants(job.id, now + delay if planned.end_is_near else None)
             delay = max(delay, schedule.swept_video())
         elif not job.kind.makes_video:
-            delay = self._spaced(job, delay)
+            delay = self._spaced(job, delay, client)
         refreshed = self._store.set_state(
             job.id,
             state,
@@ -334,9 +336,10 @@ class Poller:
             return  # cancelled while we asked
         await self._frontend.show_status(refreshed)
 
-    def _spaced(self, job: Job, delay: float) -> float:
-        """An image's next poll, no closer than its key's load lets polls be spaced evenly."""
-        pacer = self._pacers.of(self._clients.for_guild(job.guild_id))
+    def _spaced(self, job: Job, delay: float, client: MiraflowClient) -> float:
+        """An image's next poll, no closer than its key's (`client`'s) load lets polls be
+        spaced evenly."""
+        pacer = self._pacers.of(client)
         spacing = self._spacings.get(pacer)
         if spacing is None:
             spacing = LoadSpacing(IMAGE_POLICY.tail, self._clock, self._config.schedule.speed)
@@ -348,11 +351,10 @@ class Poller:
         for spacing in self._spacings.values():
             spacing.forget(job.id)
 
-    def _swept(self, job: Job) -> bool:
-        """A video whose end the sweep notices: the sweep lists the bot's key's videos only."""
-        if not (job.kind.makes_video and self._sweep.active):
-            return False
-        return self._clients.for_guild(job.guild_id) is self._client
+    def _swept(self, job: Job, client: MiraflowClient) -> bool:
+        """A video (on `client`, its server's key) whose end the sweep notices: the sweep
+        lists the bot's key's videos only."""
+        return job.kind.makes_video and self._sweep.active and client is self._client
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
         notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)
