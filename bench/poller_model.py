@@ -35,15 +35,14 @@ from bench.calls import percentile
 from bench.fixed import Timeline, same_calls
 from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import JobKind
+from bot.jobs.pacing import BUNCHING, NETWORK_ALLOWANCE, SLACK
 from bot.jobs.schedule import IMAGE_POLICY, Learned, first_poll_delay, next_poll
 from bot.jobs.spacing import LoadSpacing
 from bot.miraflow.simulator import SimulatorConfig
 from bot.miraflow.simulator.jobs import new_job
 
 IMAGE = JobKind.IMAGE
-WINDOW = 1.02  # seconds a ceiling's worth of calls is counted over (with the allowance)
-BUNCHING = 2.0
-SLACK = 1.05
+WINDOW = 1.0 + NETWORK_ALLOWANCE  # seconds a ceiling's worth of calls is counted over
 
 
 class ModelPacer:
