@@ -22,7 +22,8 @@ from bot.miraflow.simulator import MiraflowSimulator
 
 FIXED = (2.0, 5.0, 10.0)
 IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps", "very-fast")
-MODELS = (*IMAGE_MODELS, "video-steps", "mixed")
+VIDEO_MODELS = ("video-steps", "video-uneven-steps")
+MODELS = (*IMAGE_MODELS, *VIDEO_MODELS, "mixed")
 FAULTS = ("outage-refused", "outage-503", "limit-429")
 OUTAGE_START, OUTAGE_SECONDS = 60.0, 60.0
 SERVER_LIMIT = 3.0
@@ -39,7 +40,7 @@ def model_plans(model: str, jobs: int, rng: random.Random) -> list[tuple[str, li
         # Spread so that about 20 are pending at once: the 5-s poller then asks ~4 times a second.
         window = jobs * 1.5
         return [("images", images_over(window, jobs, rng))]
-    if model == "video-steps":
+    if model in VIDEO_MODELS:
         lone = [Arrival(n * 620.0, JobKind.VIDEO) for n in range(max(jobs // 25, 4))]
         batches = [Arrival(b * 300.0, JobKind.VIDEO) for b in range(2) for _ in range(10)]
         # (two batches of ten, five minutes apart)

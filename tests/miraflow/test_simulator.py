@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import random
 import struct
 import time
@@ -1028,3 +1029,16 @@ async def test_serve_prints_where_and_with_which_key(http, capsys):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_uneven_steps_move_in_10_percent_steps_of_unequal_length():
+    from bot.miraflow.simulator.progress import uneven_steps_curve
+
+    curve = uneven_steps_curve(0.1, random.Random(3))
+    fractions = [n / 1000 for n in range(1001)]
+    values = [curve(f) for f in fractions]
+    assert values == sorted(values) and values[0] == 0.0 and values[-1] == 90.0
+    assert {v % 10 for v in values} == {0.0}
+    starts = [fractions[n] for n in range(1, 1001) if values[n] > values[n - 1]]
+    lengths = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 9 and max(lengths) > 1.3 * min(lengths)  # not an even bar

@@ -10,6 +10,8 @@ from several models (``SimulatorConfig.progress_model``, ``simulate --progress-m
 - ``stalls-then-jumps``: images 10-90 s, flat stretches broken by sudden jumps;
 - ``very-fast``: images 1-3 s;
 - ``video-steps``: videos 60-600 s whose progress moves in 10 % steps;
+- ``video-uneven-steps``: the same, but each step lasts between half and one and a half
+  times its share, at random (a bar that is not even);
 - ``mixed``: each image from one of the image models above, videos in 10 % steps.
 
 A model that says nothing of a kind leaves it to the default curve and duration range.
@@ -115,6 +117,22 @@ def steps_curve(queue: float, step: float = 10.0) -> Curve:
     return curve
 
 
+def uneven_steps_curve(queue: float, rng: random.Random, step: float = 10.0) -> Curve:
+    """Steps of `step` percent whose lengths vary at random, 0.5-1.5 times their share."""
+    lengths = [rng.uniform(0.5, 1.5) for _ in range(round(100.0 / step))]
+    total, at, starts = sum(lengths), queue, []
+    for length in lengths[:-1]:
+        at += (1.0 - queue) * length / total
+        starts.append(at)
+
+    def curve(f: float) -> float:
+        if f <= queue:
+            return 0.0
+        return step * sum(1 for start in starts if f >= start)
+
+    return curve
+
+
 def lognormal_seconds(rng: random.Random, low: float, high: float) -> float:
     return min(max(rng.lognormvariate(math.log(15.0), 0.9), low), high)
 
@@ -138,7 +156,8 @@ IMAGE_MODELS: dict[str, ImageModel] = {
 # The models of images in a "mixed" run (drawn at random per job).
 MIXED_IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps")
 VIDEO_STEP_MODELS = frozenset({"video-steps", "mixed"})
-PROGRESS_MODELS: tuple[str, ...] = (*IMAGE_MODELS, "video-steps", "mixed")
+VIDEO_MODELS = ("video-steps", "video-uneven-steps")  # images in these: the default
+PROGRESS_MODELS: tuple[str, ...] = (*IMAGE_MODELS, *VIDEO_MODELS, "mixed")
 
 
 def plan(
@@ -152,11 +171,13 @@ def plan(
         duration = rng.uniform(*configured)
         if model in VIDEO_STEP_MODELS:
             return duration, lambda q, r: sampled(steps_curve(q), r, 0.0)
+        if model == "video-uneven-steps":
+            return duration, lambda q, r: sampled(uneven_steps_curve(q, r), r, 0.0)
         return duration, lambda q, r: sampled(default_curve(q), r, PROGRESS_JITTER)
     name = model
     if model == "mixed":
         name = rng.choice(MIXED_IMAGE_MODELS)
-    elif model == "video-steps":
+    elif model in VIDEO_MODELS:
         name = "default"
     image = IMAGE_MODELS[name]
     low, high = image.seconds if image.seconds is not None else configured
