@@ -318,9 +318,12 @@ class Poller:
         schedule = self._config.schedule
         planned = schedule.plan(job.kind, readings)
         delay = planned.delay
+        if job.kind.makes_video:
+            self._sweep.paces_itself(job.id, planned.self_paced)
         if self._swept(job, client):
             self._sweep.wants(job.id, now + delay if planned.end_is_near else None)
-            delay = max(delay, schedule.swept_video())
+            if not planned.awaits_value:
+                delay = max(delay, schedule.swept_video())
         elif not job.kind.makes_video:
             delay = self._spaced(job, delay, client)
         refreshed = self._store.set_state(
@@ -354,7 +357,12 @@ class Poller:
     def _swept(self, job: Job, client: MiraflowClient) -> bool:
         """A video (on `client`, its server's key) whose end the sweep notices: the sweep
         lists the bot's key's videos only."""
-        return job.kind.makes_video and self._sweep.active and client is self._client
+        return (
+            job.kind.makes_video
+            and self._sweep.active
+            and client is self._client
+            and not self._sweep.self_paced(job.id)
+        )
 
     async def _fail(self, job: Job, status: JobStatus, polls: int) -> None:
         notice = Notice(Outcome.MIRAFLOW_FAILED, reason=status.message or None)

@@ -11,7 +11,10 @@ silent job would, and no estimate sleeps past the longest durations seen. Durati
 finished jobs (with the ages of those still running), learned per kind, place the first poll
 just after the shortest jobs end and space the polls of a silent job evenly. While several
 videos wait, one sweep of the video list serves them all; it comes sooner when one of them
-is near its end.
+is near its end. A video whose bar moves evenly (in steps or not, `bot.jobs.even_bar`) pins
+its own end instead: each poll comes where the next step may, which narrows its pace, until
+its end is known to within a few seconds, then the window is polled closely; as long as
+finished videos showed such bars (`Evenness`), and while its own bar fits one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bot.jobs.estimate import (
     expected_left,
     remaining,
 )
+from bot.jobs.even_bar import Evenness, even_bar, tolerance, values_shown
 from bot.jobs.models import JobKind
 from bot.jobs.trust import Trust
 
@@ -65,6 +69,14 @@ SWEEP_INTERVALS = (2.0, 7.0)  # the shortest and the longest
 # the sweep comes when its own schedule would poll it, or every SWEEP_NEAR_END seconds.
 SWEEP_NEAR_END = 2.0
 SWEPT_VIDEO_INTERVAL = 90.0
+# A video whose bar moves evenly: its end once known to within EVEN_END_WINDOW seconds (more
+# twice the readings' tolerance) is polled EVEN_END_SPACING apart through that window; in a
+# wider one, a poll comes after 1 / EVEN_END_POLLS of what is left of it.
+EVEN_END_WINDOW = 4.0
+EVEN_END_SPACING = 1.25
+EVEN_END_POLLS = 4
+# A video that may be read as even, before its bar shows a value: spacing as a share of its age.
+AWAITING_GROWTH = 1.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
 # Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
@@ -112,6 +124,11 @@ def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
 class NextPoll:
     delay: float  # seconds to the next status call
     end_is_near: bool  # the bar puts the end within two tail spacings
+    # A video whose own polls pin its end (its bar is read as even): it needs no sweep.
+    self_paced: bool = False
+    # A video whose bar may soon be read as even, once it shows a value: its own polls are
+    # not spaced out for the sweep.
+    awaits_value: bool = False
 
 
 def next_poll(
@@ -120,15 +137,27 @@ def next_poll(
     seen: Durations,
     curve: Curve | None = None,
     trust: Trust | None = None,
+    even: bool = False,
 ) -> NextPoll:
     """When to make the next status call of a job that is not done yet: by the shape of the
     bars of finished jobs (`curve`) once known, else by this bar's own rate; `trust` is the
     share of such an estimate that jobs of the kind showed safe to sleep
-    (`bot.jobs.trust`). Also whether the bar says the end is near (a sweep then comes)."""
+    (`bot.jobs.trust`); `even`: bars of the kind were seen to move evenly (a video's is then
+    read as one while it fits). Also whether the bar says the end is near (a sweep then
+    comes)."""
     policy = policy_for(kind)
+    awaits_value = False
+    if kind.makes_video and even:
+        planned = even_video_poll(readings)
+        if planned is not None:
+            return planned
+        awaits_value = not values_shown(readings)
     shows_progress = remaining(readings) is not None
     left = best_estimate(readings, curve, shows_progress and erratic(readings))
     quiet = quiet_delay(kind, readings[-1].elapsed, seen)
+    if awaits_value:
+        # Its first value only starts the even reading: no need to see it at once.
+        quiet = max(quiet, AWAITING_GROWTH * readings[-1].elapsed)
     if left is None and shows_progress and kind.makes_video:
         delay = policy.tail  # a video that shows progress is past its queue
     elif left is None:
@@ -154,7 +183,39 @@ def next_poll(
     else:
         delay = policy.tail
     near = left is not None and left.soonest <= 2 * policy.tail
-    return NextPoll(min(max(delay, policy.floor), policy.ceiling), near)
+    return NextPoll(min(max(delay, policy.floor), policy.ceiling), near, awaits_value=awaits_value)
+
+
+def even_video_poll(readings: Sequence[Reading]) -> NextPoll | None:
+    """The next poll of a video whose bar moves evenly (`bot.jobs.even_bar`): at the middle
+    of the times the first of its next steps not yet known to within EVEN_END_WINDOW
+    seconds may come (which halves what is known of its pace), until its end is known that
+    well; then through that window, EVEN_END_SPACING apart. None when its bar does not fit
+    an even one."""
+    now = readings[-1].elapsed
+    bar = even_bar(readings, tolerance(now))
+    if bar is None:
+        return None
+    # However many readings, the times stay as uncertain as the readings themselves.
+    known = EVEN_END_WINDOW + 2 * tolerance(now)
+    end_soonest, end_latest = bar.reaches(100)
+    near = end_soonest - now <= 2 * VIDEO_POLICY.tail
+    if end_latest - end_soonest > known:
+        level = max(r.progress or 0 for r in readings)
+        for value in range(level + bar.step, 100, bar.step):
+            soonest, latest = bar.reaches(value)
+            if latest - soonest > known:
+                delay = max((soonest + latest) / 2 - now, EVEN_END_SPACING)
+                return NextPoll(min(delay, VIDEO_POLICY.ceiling), near, self_paced=True)
+    if end_soonest > now + EVEN_END_SPACING:
+        delay = end_soonest - now
+    elif end_latest - now <= known:
+        delay = EVEN_END_SPACING
+    else:
+        # In a window still wide (no step left to learn from: say the first value seen was
+        # the last before the end): crossed in a few polls, closer as the end nears.
+        delay = max(EVEN_END_SPACING, (end_latest - now) / EVEN_END_POLLS)
+    return NextPoll(min(delay, VIDEO_POLICY.ceiling), near, self_paced=True)
 
 
 def sweep_interval(videos_waiting: int, wanted_in: float | None = None) -> float:
@@ -186,6 +247,7 @@ class Learned:
         self.image_curve = Curve()
         self.video_curve = Curve()
         self.trust = {False: Trust(), True: Trust()}
+        self.video_evenness = Evenness()  # only videos are read as even bars
         self._samples = {
             False: deque[float](maxlen=MAX_DURATIONS),
             True: deque(maxlen=MAX_DURATIONS),
@@ -222,6 +284,8 @@ class Learned:
         policy = policy_for(kind)
         self.trust[videos].learn(readings, ended, self.curve_of(kind), policy.tail, policy.target)
         self.curve_of(kind).learn(readings, took)
+        if videos:
+            self.video_evenness.learn(readings, took)
         self._samples[videos].append(ended)
         self._refresh(videos, running)
         firsts = self._firsts[videos]
@@ -283,9 +347,15 @@ class Schedule:
     def plan(self, kind: JobKind, readings: Sequence[Reading]) -> NextPoll:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         learned = self.learned
-        trust = learned.trust[kind.makes_video]
-        planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust)
-        return NextPoll(planned.delay / self.speed, planned.end_is_near)
+        videos = kind.makes_video
+        trust, even = learned.trust[videos], videos and learned.video_evenness.likely
+        planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust, even)
+        return NextPoll(
+            planned.delay / self.speed,
+            planned.end_is_near,
+            planned.self_paced,
+            planned.awaits_value,
+        )
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""

@@ -3,7 +3,9 @@
 Polling each pending video's status until it ends costs calls in proportion to the number
 of videos. While several videos are pending, one list call every few seconds finds all
 those that have finished; their own status is then read only now and then, to show
-progress and to notice failures (a failed video never appears in the list).
+progress and to notice failures (a failed video never appears in the list). A video whose
+bar moves evenly pins its own end for fewer calls than sweeps would take (`paces_itself`):
+it does not count towards a sweep.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class VideoSweep:
         self._next_check = 0.0
         self.active = False  # enough videos are pending for sweeps to pay
         self._wanted: dict[int, float] = {}  # job: when its own schedule would poll it
+        self._self_paced: set[int] = set()  # jobs whose own polls pin their end
 
     @property
     def next_at(self) -> float | None:
@@ -49,12 +52,26 @@ class VideoSweep:
         self._wanted[job_id] = at
         self._next_check = min(self._next_check, at)
 
+    def paces_itself(self, job_id: int, pinned: bool) -> None:
+        """Whether a video's own polls pin its end (its bar moves evenly): such a video
+        needs no sweep."""
+        if pinned:
+            self._self_paced.add(job_id)
+            self._wanted.pop(job_id, None)
+        else:
+            self._self_paced.discard(job_id)
+
+    def self_paced(self, job_id: int) -> bool:
+        return job_id in self._self_paced
+
     def due(self) -> bool:
         """Whether to sweep now; checked at most once a sweep interval."""
         now = self._clock()
         if now < self._next_check:
             return False
-        waiting = self._store.waiting_jobs(JobKind.VIDEO)
+        pending = self._store.waiting_jobs(JobKind.VIDEO)
+        self._self_paced &= {job.id for job in pending}
+        waiting = [job for job in pending if job.id not in self._self_paced]
         self._wanted = {job.id: self._wanted[job.id] for job in waiting if job.id in self._wanted}
         soonest = min(self._wanted.values(), default=None)
         wanted_in = None if soonest is None else max(soonest - now, 0.0)

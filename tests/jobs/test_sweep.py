@@ -85,3 +85,15 @@ def test_a_swept_video_near_its_end_brings_the_sweep_forward(sweep_and_clock):
     clock.now += SWEEP_NEAR_END
     assert sweep.due()
     assert sweep.next_at == pytest.approx(clock.now + paced)
+
+
+def test_videos_that_pin_their_own_end_do_not_count_towards_a_sweep(sweep_and_clock):
+    sweep, clock, store = sweep_and_clock
+    first, second, _third = (job.id for job in store.waiting_jobs(JobKind.VIDEO))
+    sweep.paces_itself(first, True)  # their bars are read as even
+    sweep.paces_itself(second, True)
+    assert not sweep.due() and not sweep.active  # one video left to sweep for: none
+    sweep.paces_itself(second, False)  # its bar no longer fits an even one
+    clock.now += SWEEP_INTERVALS[1]
+    assert sweep.due() and sweep.active
+    assert sweep.self_paced(first) and not sweep.self_paced(second)
