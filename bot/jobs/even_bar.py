@@ -22,18 +22,23 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.jobs.estimate import Reading
 
 # How early or late a reading may be taken to be: seconds, plus a share of the elapsed time
 # (a bar updated every so often, the network).
 TOLERANCE, TOLERANCE_SHARE = 1.0, 0.0025
-# Bars of a kind are taken to move evenly until EVEN_MIN of the last EVEN_KEEP finished jobs
-# whose readings say (see `Evenness.learn`) are known, then while EVEN_SHARE of them were even
-# to their end.
+# Bars of a kind are tried as even until EVEN_MIN of the last EVEN_KEEP finished jobs whose
+# readings say (see `Evenness.learn`) are known, then read as even while EVEN_SHARE of them
+# were even to their end.
 EVEN_KEEP, EVEN_MIN, EVEN_SHARE = 20, 5, 0.8
 # A job's readings pin its pace when its slowest pace is at most EVIDENCE times its fastest.
 EVIDENCE = 1.2
+
+
+# How the bars of a kind are read: not as even, as even on trial, as even.
+EvenMode = Literal["off", "trial", "on"]
 
 
 def tolerance(elapsed: float) -> float:
@@ -134,8 +139,8 @@ def even_bar(
 
 class Evenness:
     """Whether the bars of one kind of job move evenly, learned from finished jobs: bars
-    that did not are better not read as even (their even fits, while they last, are wrong
-    and cost calls). Until enough jobs are known, a bar that fits is read as even."""
+    that did not are better not read as even (their even fits, while they last, are wrong:
+    they sleep past ends). Until enough jobs are known, bars are tried as even."""
 
     def __init__(self) -> None:
         self._even: deque[bool] = deque(maxlen=EVEN_KEEP)
@@ -154,6 +159,8 @@ class Evenness:
             self._even.append(True)
 
     @property
-    def likely(self) -> bool:
+    def mode(self) -> EvenMode:
         known = len(self._even)
-        return known < EVEN_MIN or sum(self._even) >= EVEN_SHARE * known
+        if known < EVEN_MIN:
+            return "trial"
+        return "on" if sum(self._even) >= EVEN_SHARE * known else "off"

@@ -34,7 +34,7 @@ from bot.jobs.estimate import (
     expected_left,
     remaining,
 )
-from bot.jobs.even_bar import Evenness, even_bar, tolerance, values_shown
+from bot.jobs.even_bar import EvenMode, Evenness, even_bar, tolerance, values_shown
 from bot.jobs.models import JobKind
 from bot.jobs.trust import Trust
 
@@ -137,18 +137,18 @@ def next_poll(
     seen: Durations,
     curve: Curve | None = None,
     trust: Trust | None = None,
-    even: bool = False,
+    even: EvenMode = "off",
 ) -> NextPoll:
     """When to make the next status call of a job that is not done yet: by the shape of the
     bars of finished jobs (`curve`) once known, else by this bar's own rate; `trust` is the
     share of such an estimate that jobs of the kind showed safe to sleep
-    (`bot.jobs.trust`); `even`: bars of the kind were seen to move evenly (a video's is then
-    read as one while it fits). Also whether the bar says the end is near (a sweep then
+    (`bot.jobs.trust`); `even`: whether bars of the kind are read as even (a video's, while
+    it fits one; `Evenness`). Also whether the bar says the end is near (a sweep then
     comes)."""
     policy = policy_for(kind)
     awaits_value = False
-    if kind.makes_video and even:
-        planned = even_video_poll(readings)
+    if kind.makes_video and even != "off":
+        planned = even_video_poll(readings, trial=even == "trial")
         if planned is not None:
             return planned
         awaits_value = not values_shown(readings)
@@ -186,12 +186,14 @@ def next_poll(
     return NextPoll(min(max(delay, policy.floor), policy.ceiling), near, awaits_value=awaits_value)
 
 
-def even_video_poll(readings: Sequence[Reading]) -> NextPoll | None:
+def even_video_poll(readings: Sequence[Reading], trial: bool = False) -> NextPoll | None:
     """The next poll of a video whose bar moves evenly (`bot.jobs.even_bar`): at the middle
     of the times the first of its next steps not yet known to within EVEN_END_WINDOW
     seconds may come (which halves what is known of its pace), until its end is known that
     well; then through that window, EVEN_END_SPACING apart. None when its bar does not fit
-    an even one."""
+    an even one. On `trial` (too few videos known to say whether their bars are even), a bar
+    within two steps of its end is polled at least every video tail: if it is not even after
+    all, its end may come before the window."""
     now = readings[-1].elapsed
     bar = even_bar(readings, tolerance(now))
     if bar is None:
@@ -206,7 +208,7 @@ def even_video_poll(readings: Sequence[Reading]) -> NextPoll | None:
             soonest, latest = bar.reaches(value)
             if latest - soonest > known:
                 delay = max((soonest + latest) / 2 - now, EVEN_END_SPACING)
-                return NextPoll(min(delay, VIDEO_POLICY.ceiling), near, self_paced=True)
+                return _even_poll(delay, near, trial and level + 2 * bar.step >= 100)
     if end_soonest > now + EVEN_END_SPACING:
         delay = end_soonest - now
     elif end_latest - now <= known:
@@ -215,7 +217,12 @@ def even_video_poll(readings: Sequence[Reading]) -> NextPoll | None:
         # In a window still wide (no step left to learn from: say the first value seen was
         # the last before the end): crossed in a few polls, closer as the end nears.
         delay = max(EVEN_END_SPACING, (end_latest - now) / EVEN_END_POLLS)
-    return NextPoll(min(delay, VIDEO_POLICY.ceiling), near, self_paced=True)
+    return _even_poll(delay, near, trial)
+
+
+def _even_poll(delay: float, near: bool, on_trial_near_end: bool) -> NextPoll:
+    limit = VIDEO_POLICY.tail if on_trial_near_end else VIDEO_POLICY.ceiling
+    return NextPoll(min(delay, limit), near, self_paced=True)
 
 
 def sweep_interval(videos_waiting: int, wanted_in: float | None = None) -> float:
@@ -348,7 +355,8 @@ class Schedule:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         learned = self.learned
         videos = kind.makes_video
-        trust, even = learned.trust[videos], videos and learned.video_evenness.likely
+        trust = learned.trust[videos]
+        even = learned.video_evenness.mode if videos else "off"
         planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust, even)
         return NextPoll(
             planned.delay / self.speed,

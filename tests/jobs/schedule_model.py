@@ -50,7 +50,7 @@ def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: in
                 break
             readings.append(Reading(t, status.progress))
             del readings[:-MAX_READINGS]  # as many as the poller keeps
-            trust, even = learned.trust[kind.makes_video], learned.video_evenness.likely
+            trust, even = learned.trust[kind.makes_video], learned.video_evenness.mode
             t += next_poll(kind, readings, seen, curve, trust, even).delay
         finished.append((readings, t))
         if len(finished) > overlap:

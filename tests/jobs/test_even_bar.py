@@ -119,24 +119,24 @@ def test_a_wide_last_window_is_crossed_in_a_few_polls_not_at_the_close_spacing()
 
 def test_bars_are_read_as_even_until_finished_jobs_show_otherwise():
     evenness = Evenness()
-    assert evenness.likely  # nothing known yet
+    assert evenness.mode == "trial"  # nothing known yet
     bar_at = stepped(start=30.0, pace=3.0)
     times = [40.0, 75.0, 95.0, 131.0, 158.0, 190.0, 212.0, 247.0, 271.0, 302.0, 325.0]
     for _ in range(EVEN_MIN):
         evenness.learn([Reading(t, bar_at(t)) for t in times], 331.0)
-    assert evenness.likely
+    assert evenness.mode == "on"
     slowing = [Reading(20.0, 50), Reading(60.0, 80), Reading(120.0, 90)]
     for _ in range(EVEN_MIN * 4):
         evenness.learn(slowing, 200.0)
-    assert not evenness.likely
+    assert evenness.mode == "off"
 
 
 def test_a_few_readings_far_apart_are_no_evidence_of_an_even_bar():
     evenness = Evenness()
     for _ in range(EVEN_MIN * 4):
         evenness.learn([Reading(20.0, 50), Reading(60.0, 80), Reading(120.0, 90)], 200.0)
-    assert not evenness.likely
+    assert evenness.mode == "off"
     # Sparse readings fit some even bar whatever the bar did: they do not count.
     for _ in range(EVEN_MIN * 4):
         evenness.learn([Reading(20.0, None), Reading(110.0, 40), Reading(200.0, 80)], 231.0)
-    assert not evenness.likely
+    assert evenness.mode == "off"

@@ -68,7 +68,7 @@ def test_videos_whose_bars_are_not_even_are_polled_as_before(model):
     # and the schedule goes back to sleeping on their rate and polling at the video tail.
     learned = Learned()
     bot_outcome(draw_jobs(model, JobKind.VIDEO, 200, seed=1), JobKind.VIDEO, learned)
-    assert not learned.video_evenness.likely
+    assert learned.video_evenness.mode == "off"
     jobs = draw_jobs(model, JobKind.VIDEO, 400, seed=2)
     bot = bot_outcome(jobs, JobKind.VIDEO, learned)
     assert bot.p95_lag <= 8.0
