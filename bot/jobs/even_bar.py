@@ -45,47 +45,66 @@ def tolerance(elapsed: float) -> float:
     return TOLERANCE + TOLERANCE_SHARE * elapsed
 
 
+Line = tuple[float, float]  # E = at + slope·pace
+
+
 @dataclass(frozen=True, slots=True)
 class EvenBar:
     """The (start, pace) an even bar's readings allow, as bounds on its end E = start +
-    100·pace: for each pace, E lies above every `lower` line and at or below every `upper`
-    line (a line: E = at + slope·pace)."""
+    100·pace: for each pace between `fastest` and `slowest`, E lies above every lower line
+    and at or below every upper line. `corners`: the paces where those bounds bend (and the
+    ends of the range), each with the highest lower line and the lowest upper line there."""
 
     step: int
-    lower: tuple[tuple[float, float], ...]
-    upper: tuple[tuple[float, float], ...]
+    lower: tuple[Line, ...]
+    upper: tuple[Line, ...]
     slowest: float  # the pace (seconds per percent) bounds
     fastest: float
+    corners: tuple[tuple[float, float, float], ...]
+
+    def bounds_at(self, pace: float) -> tuple[float, float]:
+        """The end's bounds if the bar moves at `pace`."""
+        return _top(self.lower, pace), _bottom(self.upper, pace)
 
     def reaches(self, value: float) -> tuple[float, float]:
         """The earliest and the latest elapsed time at which the bar shows `value` (100: the
         end), over every (start, pace) the readings allow."""
         back = 100.0 - value  # value is reached `back` percents of pace before the end
-        paces = self._corners()
-        earliest = min(_top(self.lower, pace) - back * pace for pace in paces)
-        latest = max(_bottom(self.upper, pace) - back * pace for pace in paces)
+        # Both bounds are piecewise linear in the pace: their extremes lie at corners.
+        earliest = min(low - back * pace for pace, low, _high in self.corners)
+        latest = max(high - back * pace for pace, _low, high in self.corners)
         return earliest, latest
 
-    def _corners(self) -> list[float]:
-        """The paces at which the bounds can be extreme: the ends of the allowed range and
-        where two lines of one side cross inside it."""
-        corners = [self.fastest, self.slowest]
-        for lines in (self.lower, self.upper):
-            for n, (at_a, slope_a) in enumerate(lines):
-                for at_b, slope_b in lines[n + 1 :]:
-                    if slope_a != slope_b:
-                        pace = (at_b - at_a) / (slope_a - slope_b)
-                        if self.fastest < pace < self.slowest:
-                            corners.append(pace)
-        return corners
 
-
-def _top(lines: Sequence[tuple[float, float]], pace: float) -> float:
+def _top(lines: Sequence[Line], pace: float) -> float:
     return max(at + slope * pace for at, slope in lines)
 
 
-def _bottom(lines: Sequence[tuple[float, float]], pace: float) -> float:
+def _bottom(lines: Sequence[Line], pace: float) -> float:
     return min(at + slope * pace for at, slope in lines)
+
+
+def _bends(lines: Sequence[Line], fastest: float, slowest: float, top: bool) -> list[float]:
+    """The paces inside (fastest, slowest) where the highest (`top`) or the lowest of
+    `lines` changes from one line to another."""
+    sign = 1.0 if top else -1.0
+    pace = fastest
+    bends: list[float] = []
+    # The line that is highest (lowest) just after `pace`: the greatest (least) slope on ties.
+    current = max(lines, key=lambda line: (sign * (line[0] + line[1] * pace), sign * line[1]))
+    while True:
+        at, slope = current
+        following = [
+            ((o_at - at) / (slope - o_slope), (o_at, o_slope))
+            for o_at, o_slope in lines
+            if sign * o_slope > sign * slope
+        ]
+        crossing = [(p, line) for p, line in following if pace < p < slowest]
+        if not crossing:
+            return bends
+        pace = min(p for p, _line in crossing)
+        bends.append(pace)
+        current = max((line for p, line in crossing if p == pace), key=lambda line: sign * line[1])
 
 
 def values_shown(readings: Sequence[Reading]) -> set[int]:
@@ -113,14 +132,16 @@ def even_bar(
         last[value] = reading.elapsed
     # Shown v at t: the end comes after t + (100 - v - step)·pace (the bar had not yet
     # moved on) and no later than t + (100 - v)·pace (it had reached v).
-    lower = tuple(
+    lower: list[Line] = [
         (t - tolerance, float(100 - value - min(step, 100 - value))) for value, t in last.items()
-    )
+    ]
     # The bar did not start before the job was submitted: E >= 100·pace.
-    lower += ((-tolerance, 100.0),)
-    upper = tuple((t + tolerance, float(100 - value)) for value, t in first.items() if value > 0)
+    lower.append((-tolerance, 100.0))
+    upper: list[Line] = [
+        (t + tolerance, float(100 - value)) for value, t in first.items() if value > 0
+    ]
     if done_by is not None:
-        upper += ((done_by + tolerance, 0.0),)
+        upper.append((done_by + tolerance, 0.0))
     fastest, slowest = 0.0, math.inf
     for at_low, slope_low in lower:
         for at_up, slope_up in upper:
@@ -134,7 +155,11 @@ def even_bar(
                 return None
     if fastest > slowest or math.isinf(slowest):
         return None
-    return EvenBar(step, lower, upper, slowest, fastest)
+    paces = {fastest, slowest}
+    paces.update(_bends(lower, fastest, slowest, top=True))
+    paces.update(_bends(upper, fastest, slowest, top=False))
+    corners = tuple((pace, _top(lower, pace), _bottom(upper, pace)) for pace in sorted(paces))
+    return EvenBar(step, tuple(lower), tuple(upper), slowest, fastest, corners)
 
 
 class Evenness:

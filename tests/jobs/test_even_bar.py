@@ -140,3 +140,26 @@ def test_a_few_readings_far_apart_are_no_evidence_of_an_even_bar():
     for _ in range(EVEN_MIN * 4):
         evenness.learn([Reading(20.0, None), Reading(110.0, 40), Reading(200.0, 80)], 231.0)
     assert evenness.mode == "off"
+
+
+def test_the_bounds_are_the_extremes_over_every_pace_allowed():
+    # `reaches` looks only where the bounds bend: a fine sweep of paces finds nothing beyond.
+    rng = random.Random(8)
+    for _ in range(100):
+        bar_at = stepped(rng.uniform(0.0, 40.0), rng.uniform(0.3, 4.0), rng.choice([1, 10]))
+        t, readings = rng.uniform(5.0, 40.0), []
+        for _ in range(rng.randint(2, 30)):
+            readings.append(Reading(t, bar_at(t)))
+            t += rng.uniform(0.5, 25.0)
+        bar = even_bar(readings, 1.0)
+        if bar is None:
+            continue
+        paces = [bar.fastest + (bar.slowest - bar.fastest) * n / 2000 for n in range(2001)]
+        for value in (100.0, 90.0, 50.0):
+            back = 100.0 - value
+            earliest, latest = bar.reaches(value)
+            swept_lo = min(bar.bounds_at(p)[0] - back * p for p in paces)
+            swept_hi = max(bar.bounds_at(p)[1] - back * p for p in paces)
+            assert earliest <= swept_lo + 1e-6 and latest >= swept_hi - 1e-6
+            slack = 200 * (bar.slowest - bar.fastest) / 2000
+            assert earliest >= swept_lo - slack and latest <= swept_hi + slack
