@@ -69,7 +69,7 @@ SWEEP_INTERVALS = (2.0, 7.0)  # the shortest and the longest
 # the sweep comes when its own schedule would poll it, or every SWEEP_NEAR_END seconds.
 SWEEP_NEAR_END = 2.0
 SWEPT_VIDEO_INTERVAL = 90.0
-# A video whose bar moves evenly: its end once known to within EVEN_END_WINDOW seconds (more
+# A video whose bar moves evenly: its end once known to within EVEN_END_WINDOW seconds (plus
 # twice the readings' tolerance) is polled EVEN_END_SPACING apart through that window; in a
 # wider one, a poll comes after 1 / EVEN_END_POLLS of what is left of it.
 EVEN_END_WINDOW = 4.0

@@ -176,6 +176,23 @@ async def test_a_video_the_sweep_finishes_during_its_own_status_call_is_delivere
     sim.unhang()
 
 
+async def test_videos_whose_bars_move_evenly_pin_their_own_ends_and_the_sweep_stops(world):
+    sim, client, service, delivery = world.sim, world.client, world.service, world.delivery
+    sim.config.progress_model = "video-steps"  # 10 % steps: bars read as even
+    sim.config.video_seconds = (1500.0, 1500.0)  # 7.5 s real
+    started = time.time()
+    jobs = [await submit(service, JobKind.VIDEO, n, client) for n in range(3)]
+    await wait_delivered(delivery, 3, timeout=30.0)
+    sim_seconds = [(r.time - started) * SPEED for r in sim.requests if r.path == "/api/videos"]
+    # Before they show a value, three videos are swept; once each pins its own end, there
+    # is nothing left to sweep for.
+    assert sim_seconds, "swept while their bars showed nothing"
+    assert max(sim_seconds) < 750.0, "still swept after the videos paced themselves"
+    for job in jobs:
+        polls = [r for r in sim.requests if r.path == f"/api/video/{job.miraflow_job_id}/status"]
+        assert len(polls) <= 1500.0 / 5.0 / 3, "a third of a 5-s poller's calls at most"
+
+
 async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):
     async with run_simulator(SimulatorConfig(speed=SPEED, seed=4)) as sim:
         store = JobStore(tmp_path / "jobs.sqlite3")
