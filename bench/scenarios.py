@@ -19,10 +19,9 @@ from bench.fixed import Timeline, peak_per_second, run_fixed, same_calls
 from bench.poller import Arrival, Disturbance, run_phase
 from bot.jobs.models import JobKind
 from bot.miraflow.simulator import MiraflowSimulator
+from bot.miraflow.simulator.progress import IMAGE_MODELS, VIDEO_MODELS
 
 FIXED = (2.0, 5.0, 10.0)
-IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps", "very-fast")
-VIDEO_MODELS = ("video-steps", "video-uneven-steps")
 MODELS = (*IMAGE_MODELS, *VIDEO_MODELS, "mixed")
 FAULTS = ("outage-refused", "outage-503", "limit-429")
 OUTAGE_START, OUTAGE_SECONDS = 60.0, 60.0

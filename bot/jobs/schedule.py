@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.jobs.estimate import (
     MAX_DURATIONS,
@@ -195,11 +195,12 @@ def even_video_poll(readings: Sequence[Reading], trial: bool = False) -> NextPol
     within two steps of its end is polled at least every video tail: if it is not even after
     all, its end may come before the window."""
     now = readings[-1].elapsed
-    bar = even_bar(readings, tolerance(now))
+    slack = tolerance(now)
+    bar = even_bar(readings, slack)
     if bar is None:
         return None
     # However many readings, the times stay as uncertain as the readings themselves.
-    known = EVEN_END_WINDOW + 2 * tolerance(now)
+    known = EVEN_END_WINDOW + 2 * slack
     end_soonest, end_latest = bar.reaches(100)
     near = end_soonest - now <= 2 * VIDEO_POLICY.tail
     if end_latest - end_soonest > known:
@@ -358,12 +359,7 @@ class Schedule:
         trust = learned.trust[videos]
         even = learned.video_evenness.mode if videos else "off"
         planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust, even)
-        return NextPoll(
-            planned.delay / self.speed,
-            planned.end_is_near,
-            planned.self_paced,
-            planned.awaits_value,
-        )
+        return replace(planned, delay=planned.delay / self.speed)
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:
         """Seconds a job probably still needs (see `estimate.expected_left`); None if unknown."""
