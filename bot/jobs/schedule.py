@@ -90,6 +90,12 @@ FIRST_WINDOW = 10
 FIRST_LATE, FIRST_EARLY = 0.85, 0.5
 FIRST_STEP = 0.8
 FIRST_SCALE_MIN = 0.3
+# A job found done at its first poll is placed by how densely jobs end over FIRST_DENSITY_SPAN
+# of that poll's time after it; but while more than FIRST_SHORTER_AFTER of the last
+# FIRST_RECENT jobs were, half-way to its start (jobs may have become shorter).
+FIRST_DENSITY_SPAN = 0.5
+FIRST_RECENT = 20
+FIRST_SHORTER_AFTER = 2
 
 ERROR_BACKOFF_BASE = 2.0
 ERROR_BACKOFF_CAP = 300.0
@@ -264,6 +270,11 @@ class Learned:
         # are already done at it (then their durations are only known to be shorter).
         self.first_scale = {False: 1.0, True: 1.0}
         self._firsts = {False: deque[bool](maxlen=FIRST_WINDOW), True: deque(maxlen=FIRST_WINDOW)}
+        # Whether each of the last jobs was found done at its first poll (not cleared).
+        self._recent_firsts = {
+            False: deque[bool](maxlen=FIRST_RECENT),
+            True: deque(maxlen=FIRST_RECENT),
+        }
 
     def of(self, kind: JobKind) -> Durations:
         return self.videos if kind.makes_video else self.images
@@ -286,8 +297,8 @@ class Learned:
         """A job found complete `took` seconds after it was submitted; `running`: the ages
         of the jobs of its kind still running."""
         videos = kind.makes_video
-        last_seen_working = readings[-1].elapsed if readings else 0.0
-        ended = (last_seen_working + took) / 2
+        self._recent_firsts[videos].append(not readings)
+        ended = self._ended(kind, readings, took)
         # Judged with the curve as it was while the job ran, before the job teaches it.
         policy = policy_for(kind)
         self.trust[videos].learn(readings, ended, self.curve_of(kind), policy.tail, policy.target)
@@ -307,6 +318,33 @@ class Learned:
                 scale = min(scale / FIRST_STEP, 1.0)
             self.first_scale[videos] = scale
             firsts.clear()
+
+    def _ended(self, kind: JobKind, readings: Sequence[Reading], took: float) -> float:
+        """When a job found complete `took` seconds in probably ended: half-way between the
+        last sight of it working and then.
+
+        One found done at its first poll ended at some time before it. That poll comes just
+        after the shortest jobs end, so the jobs it finds done are taken to have ended as
+        densely as jobs are seen to end just after it: this one in the middle of the time
+        they take at that density. (Half-way to its start would put the shortest jobs ever
+        shorter, and the first poll of every job sooner, each time one is.) While more than
+        FIRST_SHORTER_AFTER of the last FIRST_RECENT jobs were found done at their first
+        poll, jobs may be shorter than learned: half-way, so that the first poll comes
+        sooner."""
+        if readings:
+            return (readings[-1].elapsed + took) / 2
+        half_way = took / 2
+        videos = kind.makes_video
+        if sum(self._recent_firsts[videos]) > FIRST_SHORTER_AFTER:
+            return half_way
+        samples = self._samples[videos]
+        width = max(policy_for(kind).tail, FIRST_DENSITY_SPAN * took)
+        ending_after = sum(took < ended <= took + width for ended in samples)
+        if not ending_after:
+            return half_way
+        done_by = 1 + sum(ended <= took for ended in samples)
+        spread = done_by * width / ending_after  # their time at that density
+        return max(half_way, took - spread / 2)
 
     def _refresh(self, videos: bool, running: Sequence[float] = ()) -> None:
         known = Durations(self._samples[videos], running)

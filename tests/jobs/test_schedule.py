@@ -17,6 +17,7 @@ from bot.jobs.estimate import (
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import NETWORK_ALLOWANCE, RateLimiter
 from bot.jobs.schedule import (
+    FIRST_SHORTER_AFTER,
     FIRST_STEP,
     FIRST_WINDOW,
     IMAGE_POLICY,
@@ -174,6 +175,34 @@ def test_the_first_poll_comes_sooner_while_most_jobs_are_done_at_it():
     assert learned.first_scale[True] == 1.0
     # Durations are taken half-way between the last sight of the job working and its end.
     assert learned.images.quantile(1.0) == pytest.approx(3.5)
+
+
+def silent_jobs_ending_from_12_s(count: int = 40) -> Learned:
+    """Jobs seen working, then found done: they ended 12 s, 12.7 s, 13.4 s, ... in."""
+    learned = Learned()
+    for n in range(count):
+        ended = 12.0 + 0.7 * n
+        learned.note(JobKind.IMAGE, [Reading(ended - 0.25, None)], ended + 0.25)
+    return learned
+
+
+def test_a_job_found_done_at_its_first_poll_ended_about_as_densely_as_jobs_end_after_it():
+    learned = silent_jobs_ending_from_12_s()
+    learned.note(JobKind.IMAGE, [], 13.0)
+    # Not half-way (6.5 s): that would bring every first poll 5 s sooner, before any job
+    # of the kind ever ended.
+    assert learned.images.quantile(0.0) >= 13.0 - IMAGE_POLICY.tail
+    assert first_poll_delay(JobKind.IMAGE, learned.images) >= 12.0
+
+
+def test_when_several_recent_jobs_are_done_at_their_first_poll_they_are_taken_as_shorter():
+    learned = silent_jobs_ending_from_12_s()
+    for _ in range(FIRST_SHORTER_AFTER):
+        learned.note(JobKind.IMAGE, [], 13.0)
+    assert learned.images.quantile(0.0) > 11.0
+    learned.note(JobKind.IMAGE, [], 13.0)  # one more of the last few: jobs got shorter
+    assert learned.images.quantile(0.0) == pytest.approx(6.5)
+    assert first_poll_delay(JobKind.IMAGE, learned.images) < 10.0
 
 
 async def test_the_rate_limiter_never_lets_more_than_the_ceiling_through_in_a_second():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import Learned
+from bot.jobs.schedule import IMAGE_POLICY, Learned, first_poll_delay
 from tests.jobs.schedule_model import (
     Outcome,
     bot_outcome,
@@ -45,6 +45,20 @@ def test_a_fast_climb_then_a_crawl_costs_a_little_more():
 def test_a_bar_that_says_little_is_never_behind_the_fixed_interval_frontier(model):
     bot, jobs = run(model)
     assert bot.p95_lag <= 0.95 * fixed_p95_at(jobs, bot.calls)
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_silent_jobs_are_not_polled_before_the_shortest_ones_end(seed):
+    # Bars that stall and jump are soon polled as silent. A job found done at its first
+    # poll must not teach that jobs are shorter than they are (each first poll would come
+    # sooner, before any job can end), nor longer (they would be found later and later).
+    kind = JobKind.IMAGE
+    learned = Learned()
+    jobs = draw_jobs("stalls-then-jumps", kind, 400, seed)
+    bot = bot_outcome(jobs, kind, learned)
+    shortest = min(job.duration for job in jobs)
+    assert shortest <= first_poll_delay(kind, learned.images) <= shortest + 3 * IMAGE_POLICY.tail
+    assert bot.p95_lag <= 1.6
 
 
 def test_very_fast_jobs_are_caught_in_about_one_call():
