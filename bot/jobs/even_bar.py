@@ -112,6 +112,22 @@ def values_shown(readings: Sequence[Reading]) -> set[int]:
     return {r.progress for r in readings if r.progress is not None and 0 < r.progress < 100}
 
 
+def steps_to_end(readings: Sequence[Reading]) -> int | None:
+    """How many of its steps (the common divisor of the values it has shown) a bar still has
+    to climb to 100; None before it shows a value."""
+    values = values_shown(readings)
+    if not values:
+        return None
+    return math.ceil((100 - max(values)) / _step(values))
+
+
+def _step(values: set[int]) -> int:
+    step = 0
+    for value in values:
+        step = math.gcd(step, value)
+    return step
+
+
 def even_bar(
     readings: Sequence[Reading], tolerance: float, done_by: float | None = None
 ) -> EvenBar | None:
@@ -121,9 +137,7 @@ def even_bar(
     if not values:
         return None
     shown = [r for r in readings if r.progress is not None and 0 <= r.progress < 100]
-    step = 0
-    for value in values:
-        step = math.gcd(step, value)
+    step = _step(values)
     first: dict[int, float] = {}
     last: dict[int, float] = {}
     for reading in shown:

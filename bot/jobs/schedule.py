@@ -14,7 +14,11 @@ videos wait, one sweep of the video list serves them all; it comes sooner when o
 is near its end. A video whose bar moves evenly (in steps or not, `bot.jobs.even_bar`) pins
 its own end instead: each poll comes where the next step may, which narrows its pace, until
 its end is known to within a few seconds, then the window is polled closely; as long as
-finished videos showed such bars (`Evenness`), and while its own bar fits one.
+finished videos showed such bars (`Evenness`), and while its own bar fits one. A video in
+its last two steps is not slept on while the estimates of its kind are unproven: its steps
+may be uneven. A job found done at its first poll is taken to have ended about as densely
+as jobs are seen to end just after that poll, so that the shortest durations learned do
+not sink each time one is.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from bot.jobs.estimate import (
     expected_left,
     remaining,
 )
-from bot.jobs.even_bar import EvenMode, Evenness, even_bar, tolerance, values_shown
+from bot.jobs.even_bar import (
+    EvenMode,
+    Evenness,
+    even_bar,
+    steps_to_end,
+    tolerance,
+    values_shown,
+)
 from bot.jobs.models import JobKind
 from bot.jobs.trust import Trust
 
@@ -75,6 +86,9 @@ SWEPT_VIDEO_INTERVAL = 90.0
 EVEN_END_WINDOW = 4.0
 EVEN_END_SPACING = 1.25
 EVEN_END_POLLS = 4
+# A video within LAST_STEPS steps of its end (its bar's steps), while it is not known how far
+# estimates of its kind hold (or, on trial, whether its bar is even): polled every tail.
+LAST_STEPS = 2
 # A video that may be read as even, before its bar shows a value: spacing as a share of its age.
 AWAITING_GROWTH = 1.0
 # After a single progress value, sleep at most this share of the time it took to show.
@@ -174,9 +188,14 @@ def next_poll(
         # A curve's soonest is already the early end of what jobs of the kind did: all of
         # it can be slept through; a bar's own rate keeps a margin (`lead`).
         learned = trust.share(left) if trust is not None else None
+        unproven = learned is None
         if learned is None:
             learned = 1.0 if left.by_curve else policy.lead
         delay = left.soonest * learned
+        if unproven and kind.makes_video and _near_last_steps(readings):
+            # Steps that need not be even: the last two may come at half their share of the
+            # time. Until finished videos say how far such an estimate holds, no long sleep.
+            delay = min(delay, policy.tail)
         if not left.steady:
             # A guessed rate sleeps no longer than the bar took to move, nor than a silent
             # job of this kind would: a bar that jumped once may stall, then jump to done.
@@ -190,6 +209,11 @@ def next_poll(
         delay = policy.tail
     near = left is not None and left.soonest <= 2 * policy.tail
     return NextPoll(min(max(delay, policy.floor), policy.ceiling), near, awaits_value=awaits_value)
+
+
+def _near_last_steps(readings: Sequence[Reading]) -> bool:
+    steps = steps_to_end(readings)
+    return steps is not None and steps <= LAST_STEPS
 
 
 def even_video_poll(readings: Sequence[Reading], trial: bool = False) -> NextPoll | None:
@@ -215,7 +239,7 @@ def even_video_poll(readings: Sequence[Reading], trial: bool = False) -> NextPol
             soonest, latest = bar.reaches(value)
             if latest - soonest > known:
                 delay = max((soonest + latest) / 2 - now, EVEN_END_SPACING)
-                return _even_poll(delay, near, trial and level + 2 * bar.step >= 100)
+                return _even_poll(delay, near, trial and _near_last_steps(readings))
     if end_soonest > now + EVEN_END_SPACING:
         delay = end_soonest - now
     elif end_latest - now <= known:

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bot.jobs.estimate import Reading
-from bot.jobs.even_bar import EVEN_MIN, Evenness, even_bar, tolerance
+from bot.jobs.even_bar import EVEN_MIN, Evenness, even_bar, steps_to_end, tolerance
 from bot.jobs.schedule import EVEN_END_SPACING, even_video_poll
 
 
@@ -163,3 +163,10 @@ def test_the_bounds_are_the_extremes_over_every_pace_allowed():
             assert earliest <= swept_lo + 1e-6 and latest >= swept_hi - 1e-6
             slack = 200 * (bar.slowest - bar.fastest) / 2000
             assert earliest >= swept_lo - slack and latest <= swept_hi + slack
+
+
+def test_steps_to_end_are_counted_in_the_bar_s_own_steps():
+    assert steps_to_end([Reading(5.0, None), Reading(9.0, 0)]) is None
+    assert steps_to_end([Reading(5.0, 30), Reading(9.0, 80)]) == 2
+    assert steps_to_end([Reading(5.0, 25), Reading(9.0, 75)]) == 1
+    assert steps_to_end([Reading(5.0, 10), Reading(9.0, 15)]) == 17  # 5 % steps
