@@ -28,7 +28,12 @@ def test_with_the_spacing_a_full_gate_asks_fewer_calls_of_each_job() -> None:
 
 def test_under_the_ceiling_the_spacing_changes_little() -> None:
     # Linear bars: polls sleep through most of each job, and the load fits the ceiling.
-    spaced = run("linear", 200, seed=1, spaced=True)
-    plain = run("linear", 200, seed=1, spaced=False)
-    assert abs(spaced.calls_per_job - plain.calls_per_job) < 0.03 * plain.calls_per_job
-    assert spaced.lag_p95 <= 2.0  # the linear model's target
+    # Over several sets of jobs: on any one, what the schedule learns moves with the
+    # instants of its polls, and the calls with it, by up to 5 % either way.
+    seeds = range(1, 7)
+    spaced = [run("linear", 200, seed, spaced=True) for seed in seeds]
+    plain = [run("linear", 200, seed, spaced=False) for seed in seeds]
+    spaced_calls = sum(figures.calls_per_job for figures in spaced)
+    plain_calls = sum(figures.calls_per_job for figures in plain)
+    assert abs(spaced_calls - plain_calls) < 0.03 * plain_calls
+    assert all(figures.lag_p95 <= 2.0 for figures in spaced)  # the linear model's target
