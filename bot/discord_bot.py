@@ -129,7 +129,11 @@ class MiraflowBot(commands.AutoShardedBot):
         pacers.pace(miraflow)
         self.delivery = Delivery(store, miraflow, self.frontend, paced)
         # All the jobs on SQLite; on a shared PostgreSQL store, those this process claims.
-        self.job_source = job_source_for(store, shards=",".join(map(str, settings.shard_ids or ())))
+        self.job_source = job_source_for(
+            store, shard_count=settings.shard_count, shard_ids=settings.shard_ids
+        )
+        # Until the heartbeat counts the processes, the shard settings say how many share it.
+        pacers.share(self.job_source.expected_workers)
         self.poller = Poller(
             store,
             miraflow,

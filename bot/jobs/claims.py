@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import psycopg
@@ -51,6 +52,8 @@ Recover = Callable[[float], Awaitable[None]]
 
 
 class JobSource(Protocol):
+    expected_workers: int  # processes taken to share the store before any is seen
+
     def due_jobs(self, now: float, limit: int) -> list[Job]: ...
     def next_due_at(self, excluding: Collection[int] = ()) -> float | None: ...
     def take(self, jobs: list[Job]) -> list[Job]: ...
@@ -61,6 +64,8 @@ class JobSource(Protocol):
 
 class OneProcess:
     """The only process on its store (SQLite holds a lock to make sure): every job is ours."""
+
+    expected_workers = 1
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -98,11 +103,17 @@ class SharedStore:
         *,
         shards: str = "",
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        expected_workers: int = 1,
     ) -> None:
         self.worker_id = worker_name()
         self._rows = rows
         self._shards = shards
         self._interval = heartbeat_interval
+        # The processes the shard settings promise (`expected_workers`): each is counted
+        # as live until all have been seen, so that a process that starts first (or whose
+        # heartbeat lags) does not take the whole ceiling while the others join.
+        self.expected_workers = max(expected_workers, 1)
+        self._seen_all = self.expected_workers == 1
         self._tasks: list[asyncio.Task[None]] = []
         self._beats = 0
         self._recover: Recover | None = None
@@ -160,7 +171,8 @@ class SharedStore:
                 self._rows.stale_after,
             )
         self._beats += 1
-        poller.share_ceiling(beat.live_workers)
+        self._seen_all = self._seen_all or beat.live_workers >= self.expected_workers
+        poller.share_ceiling(beat.live_workers if self._seen_all else self.expected_workers)
         if beat.released_jobs:
             log.info("freed %d claims of stopped workers", beat.released_jobs)
             poller.wake()
@@ -190,11 +202,23 @@ class SharedStore:
             await asyncio.sleep(LISTEN_RETRY)
 
 
-def job_source_for(store: Store, *, shards: str = "") -> JobSource:
+def job_source_for(
+    store: Store, *, shard_count: int | None = None, shard_ids: Sequence[int] | None = None
+) -> JobSource:
     """`SharedStore` on PostgreSQL, `OneProcess` on SQLite."""
     from bot.jobs.store.postgres import PgStore
 
     if isinstance(store, PgStore):
         rows = store.claim_rows(STALE_AFTER)
-        return SharedStore(rows, shards=shards)
+        shards = ",".join(map(str, shard_ids or ()))
+        expected = expected_workers(shard_count, shard_ids)
+        return SharedStore(rows, shards=shards, expected_workers=expected)
     return OneProcess(store)
+
+
+def expected_workers(shard_count: int | None, shard_ids: Sequence[int] | None) -> int:
+    """The processes that share the store, as the shard settings say: SHARD_COUNT shards,
+    each process running as many as this one (1 when not sharded by process)."""
+    if not shard_count or not shard_ids:
+        return 1
+    return max(1, math.ceil(shard_count / len(shard_ids)))

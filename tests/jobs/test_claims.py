@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.jobs import claims
-from bot.jobs.claims import OneProcess, SharedStore
+from bot.jobs.claims import OneProcess, SharedStore, expected_workers
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.service import JobService, Quotas
@@ -117,6 +117,26 @@ async def test_a_silent_workers_jobs_are_taken_over(stores: list[PgStore]) -> No
             await asyncio.sleep(0.05)
 
     assert ids(b.due_jobs(T0, 10)) == ids(jobs)
+    await b.stop()
+
+
+async def test_a_process_that_starts_first_takes_its_share_while_the_others_join(
+    stores: list[PgStore],
+) -> None:
+    # SHARD_COUNT=2, SHARD_IDS=0 and 1: two processes are expected.
+    assert expected_workers(2, [0]) == 2 and expected_workers(None, None) == 1
+    a = SharedStore(stores[0].claim_rows(STALE), heartbeat_interval=0.1, expected_workers=2)
+    b = SharedStore(stores[1].claim_rows(STALE), heartbeat_interval=0.1, expected_workers=2)
+    poller_a, poller_b = Poller(), Poller()
+    await a.start(poller_a)
+    assert poller_a.workers == 2  # alone so far, but not taking the whole ceiling
+    await b.start(poller_b)
+    assert poller_a.workers == poller_b.workers == 2
+    for task in a._tasks:  # a is killed: b, having seen it, takes the whole ceiling
+        task.cancel()
+    async with asyncio.timeout(10):
+        while poller_b.workers != 1:
+            await asyncio.sleep(0.05)
     await b.stop()
 
 
