@@ -345,7 +345,9 @@ async def test_connection_refused():
 async def test_timeout_on_a_read_is_retried_then_raised(sim):
     sim.hang("/api/avatars")
 
-    async with make_client(sim.base_url, timeout=0.2, max_retries=1) as client:
+    # Long enough for the retry's new connection to reach the simulator on a busy machine
+    # (at 0.2 s it timed out before it got there in one CI run).
+    async with make_client(sim.base_url, timeout=1.0, max_retries=1) as client:
         with pytest.raises(MiraflowTimeoutError):
             await client.list_avatars()
 
