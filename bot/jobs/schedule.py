@@ -82,10 +82,13 @@ SWEEP_NEAR_END = 2.0
 SWEPT_VIDEO_INTERVAL = 90.0
 # A video whose bar moves evenly: its end once known to within EVEN_END_WINDOW seconds (plus
 # twice the readings' tolerance) is polled EVEN_END_SPACING apart through that window; in a
-# wider one, a poll comes after 1 / EVEN_END_POLLS of what is left of it.
+# wider one, a poll comes after 1 / EVEN_END_POLLS of what is left of it, and no more than
+# EVEN_WIDE_SPACING after the last: the end may be anywhere in such a window, and polled
+# sparsely there, a video was noticed later than by the fastest fixed poller compared.
 EVEN_END_WINDOW = 4.0
 EVEN_END_SPACING = 1.25
 EVEN_END_POLLS = 4
+EVEN_WIDE_SPACING = 2.0
 # A video within LAST_STEPS steps of its end (its bar's steps), while it is not known how far
 # estimates of its kind hold (or, on trial, whether its bar is even): polled every tail.
 LAST_STEPS = 2
@@ -246,8 +249,8 @@ def even_video_poll(readings: Sequence[Reading], trial: bool = False) -> NextPol
         delay = EVEN_END_SPACING
     else:
         # In a window still wide (no step left to learn from: say the first value seen was
-        # the last before the end): crossed in a few polls, closer as the end nears.
-        delay = max(EVEN_END_SPACING, (end_latest - now) / EVEN_END_POLLS)
+        # the last before the end): closer as the end nears, never far apart.
+        delay = min(max(EVEN_END_SPACING, (end_latest - now) / EVEN_END_POLLS), EVEN_WIDE_SPACING)
     return _even_poll(delay, near, trial)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.jobs.estimate import Reading
 from bot.jobs.even_bar import EVEN_MIN, Evenness, even_bar, steps_to_end, tolerance
-from bot.jobs.schedule import EVEN_END_SPACING, even_video_poll
+from bot.jobs.schedule import EVEN_END_SPACING, EVEN_WIDE_SPACING, even_video_poll
 
 
 def stepped(start: float, pace: float, step: int = 10):
@@ -105,7 +105,7 @@ def test_once_the_end_is_pinned_it_is_polled_closely_through_its_window():
     assert 330.0 - last_step[1] <= 12.0
 
 
-def test_a_wide_last_window_is_crossed_in_a_few_polls_not_at_the_close_spacing():
+def test_a_wide_last_window_is_crossed_no_closer_than_needed_nor_far_apart():
     # First seen at 90 % after 320 s: the end may be anywhere in the next 36 s, and there
     # is no step left to learn from.
     readings = [Reading(20.0, None), Reading(160.0, 0), Reading(320.0, 90)]
@@ -114,7 +114,10 @@ def test_a_wide_last_window_is_crossed_in_a_few_polls_not_at_the_close_spacing()
         polls += 1
         readings.append(Reading(readings[-1].elapsed + planned.delay, 90))
     assert readings[-1].elapsed >= 355.0  # crossed the window (its end then rules it out)
-    assert polls <= 15
+    gaps = [b.elapsed - a.elapsed for a, b in itertools.pairwise(readings[2:])]
+    assert max(gaps) <= EVEN_WIDE_SPACING  # an end anywhere in it is seen soon after
+    crossed = readings[-1].elapsed - 320.0
+    assert polls <= 0.75 * crossed / EVEN_END_SPACING  # 23, against 33 at the close spacing
 
 
 def test_bars_are_read_as_even_until_finished_jobs_show_otherwise():
