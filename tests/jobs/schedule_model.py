@@ -35,10 +35,18 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(0.95 * len(ordered)) - 1))]
 
 
-def bot_outcome(jobs: list[SimJob], kind: JobKind, learned: Learned, overlap: int = 20) -> Outcome:
+def bot_outcome(
+    jobs: list[SimJob],
+    kind: JobKind,
+    learned: Learned,
+    overlap: int = 20,
+    lags: list[float] | None = None,
+) -> Outcome:
     """The schedule on these jobs, one after the other; each teaches `learned` once the
-    `overlap` jobs after it have started (as when that many run at once)."""
-    calls, lags, finished = [], [], []
+    `overlap` jobs after it have started (as when that many run at once). Each job's lag is
+    added to `lags`, if given."""
+    calls, finished = [], []
+    lags = [] if lags is None else lags
     for job in jobs:
         seen, curve = learned.of(kind), learned.curve_of(kind)
         t = first_poll_delay(kind, seen, learned.first_scale[kind.makes_video])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -21,12 +22,14 @@ from bot.jobs.schedule import (
     FIRST_STEP,
     FIRST_WINDOW,
     IMAGE_POLICY,
+    SHORTEST,
     VIDEO_POLICY,
     Learned,
     Schedule,
     backoff_delay,
     first_poll_delay,
     next_poll,
+    shortest_end,
     sweep_interval,
 )
 from bot.jobs.trust import Trust
@@ -159,10 +162,30 @@ def test_a_faster_clock_scales_every_delay():
 
 def test_durations_learned_on_a_faster_clock_are_scaled_to_it():
     fast = Schedule(speed=10.0)
-    fast.learn(False, [2.0 + n / 10 for n in range(50)])  # 20-69 simulated seconds
-    assert fast.learned.images.quantile(0.0) == pytest.approx(20.0)
-    assert fast.first(JobKind.IMAGE) == pytest.approx((20.0 + IMAGE_POLICY.tail) / 10)
+    fast.learn(False, [2.0 + n / 20 for n in range(100)])  # 20-69.5 simulated seconds
+    images = fast.learned.images
+    assert images.quantile(0.0) == pytest.approx(20.0)
+    assert 20.0 <= images.quantile(SHORTEST) <= 21.0
+    assert fast.first(JobKind.IMAGE) == pytest.approx(
+        (images.quantile(SHORTEST) + IMAGE_POLICY.tail) / 10
+    )
     assert not fast.learned.videos.known
+
+
+def test_while_few_durations_are_known_the_first_poll_comes_before_the_shortest():
+    # One job in eleven is shorter than the ten before it: the first poll does not wait for
+    # the shortest of ten, but comes at a third of it.
+    ten = Durations([130.0 + 10 * n for n in range(10)])
+    assert ten.known
+    assert shortest_end(ten) == pytest.approx(130.0 * math.sqrt(SHORTEST * 11))
+    assert first_poll_delay(JobKind.VIDEO, ten) == pytest.approx(
+        shortest_end(ten) + VIDEO_POLICY.tail
+    )
+    # The more are known, the closer to the shortest; from about a hundred, at it.
+    fifty = Durations([130.0 + n for n in range(50)])
+    assert shortest_end(ten) < shortest_end(fifty) < 130.0
+    hundred = Durations([130.0 + n / 10 for n in range(100)])
+    assert shortest_end(hundred) == pytest.approx(hundred.quantile(SHORTEST))
 
 
 def test_the_first_poll_comes_sooner_while_most_jobs_are_done_at_it():
@@ -210,7 +233,7 @@ def silent_jobs_ending_from_12_s(count: int = 40) -> Learned:
 
 
 def test_a_job_found_done_at_its_first_poll_ended_about_as_densely_as_jobs_end_after_it():
-    learned = silent_jobs_ending_from_12_s()
+    learned = silent_jobs_ending_from_12_s(100)  # enough that the shortest is read as is
     learned.note(JobKind.IMAGE, [], 13.0)
     # Not half-way (6.5 s): that would bring every first poll 5 s sooner, before any job
     # of the kind ever ended.
