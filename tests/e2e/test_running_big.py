@@ -6,7 +6,6 @@ holds for both together, counting every call (creates, status, downloads, lists)
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Callable, Iterator
 
@@ -32,22 +31,6 @@ SPEED = 5.0
 def store(pg_schema: PgSchema) -> Iterator[PgStore]:
     with PgStore(pg_schema.conninfo) as opened:
         yield opened
-
-
-@pytest.fixture
-def short_gc_pauses() -> Iterator[None]:
-    """The simulator runs in this process and records a request when its handler runs. After
-    a thousand tests a full collection of this process's heap took 190 ms (measured in one
-    run of the suite): requests that left the bots over that pause were recorded together,
-    and the count per simulated second (200 ms here) saw more than the bots had sent. Frozen,
-    the older objects are not scanned again: no collection took over a millisecond in the
-    same test, in the same place in the suite."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def results(fd: FakeDiscord) -> list:

@@ -52,6 +52,7 @@ async def test_each_key_has_its_own_pacer_whose_ceiling_the_live_workers_share()
         assert pacers.of(a).rate == pytest.approx(slowed)  # it creeps back up, not at once
 
 
+@pytest.mark.usefixtures("short_gc_pauses")
 async def test_every_call_of_a_paced_client_takes_a_slot(tmp_path) -> None:
     config = SimulatorConfig(speed=SPEED, seed=2, other_api_keys=(OWN_KEY,))
     async with (

@@ -45,6 +45,7 @@ async def world(tmp_path):
         yield world
 
 
+@pytest.mark.usefixtures("short_gc_pauses")
 @pytest.mark.parametrize("refused", [False, True], ids=["503", "connection refused"])
 async def test_an_outage_gets_one_probe_at_a_time_then_a_paced_catch_up(world, refused):
     sim = world.sim

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.jobs.job_requests import PictureRequest
 from bot.jobs.poller import Poller, PollerConfig
 from bot.jobs.schedule import Schedule
@@ -39,6 +41,7 @@ def busiest_second(times: list[float]) -> int:
     return most
 
 
+@pytest.mark.usefixtures("short_gc_pauses")
 async def test_each_key_has_its_own_calls_and_ceiling(tmp_path) -> None:
     config = SimulatorConfig(speed=SPEED, seed=5, other_api_keys=(OWN_KEY,))
     config.image_seconds = (20.0, 30.0)
