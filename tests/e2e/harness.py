@@ -118,12 +118,18 @@ class BotProcess:
 
 
 async def wait_until(
-    condition: Callable[[], bool], *, timeout: float = 10.0, interval: float = 0.02
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    in_thread: bool = False,
 ) -> None:
     """Wait for a condition the code under test makes true (for state kept outside
-    asyncio events: database rows, a child process)."""
+    asyncio events: database rows, a child process). `in_thread`: the condition is checked
+    in a thread, so that its queries do not hold up a simulator on this loop (it records
+    a request's arrival when its handler runs)."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (await asyncio.to_thread(condition) if in_thread else condition()):
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)

@@ -5,9 +5,8 @@ holds for both together, counting every call (creates, status, downloads, lists)
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -51,18 +50,6 @@ def claimed_by(store: PgStore, shards: str) -> set[int]:
 def ended(store: PgStore, jobs: set[int]) -> set[int]:
     """Those of the jobs that are no longer pollable (delivered, failed...)."""
     return {job_id for job_id in jobs if (job := store.get(job_id)) and job.state.is_terminal}
-
-
-async def wait_off_the_loop(
-    condition: Callable[[], bool], *, timeout: float, interval: float
-) -> None:
-    """`wait_until` for a condition that queries the database: in a thread, so that its
-    queries do not hold up the simulator's handlers on this loop (they record arrivals)."""
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def busiest_second(times: list[float]) -> int:
@@ -118,10 +105,11 @@ async def test_two_processes_deliver_every_job_once_through_a_kill(
             delivered_at_kill = len(results(fd))
             assert orphans, "the killed process held jobs"
             # Taken over: each of its jobs is claimed by the survivor, or already ended.
-            await wait_off_the_loop(
+            await wait_until(
                 lambda: not orphans - claimed_by(store, "1") - ended(store, orphans),
                 timeout=30,
                 interval=0.05,
+                in_thread=True,
             )
             takeover = time.monotonic() - killed_at
             await wait_until(lambda: len(results(fd)) >= JOBS, timeout=90)
