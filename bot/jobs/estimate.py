@@ -39,6 +39,9 @@ CURVE_SOONEST, CURVE_CENTRE = 0.95, 0.5
 # A job's bar follows the curve when the durations its values imply (each where the curve's
 # median puts it) are within CURVE_AGREE times of each other.
 CURVE_AGREE = 2.0
+# A value is taken as seen late when its first sighting says a duration over SEEN_LATE
+# times what the value before said.
+SEEN_LATE = 1.2
 # A bar is erratic when it moves JUMP_FACTOR times more (or less) than its rate said, give or
 # take JUMP_SLACK percent.
 JUMP_FACTOR = 3.0
@@ -247,19 +250,42 @@ def remaining_by_curve(readings: Sequence[Reading], curve: Curve) -> Remaining |
     shares = curve.shares(latest.progress)
     if not shares:
         return None
-    # Shares are of when a value first showed: so is the time it is read from.
-    since = next(r.elapsed for r in readings if r.progress == latest.progress)
-
-    def left(q: float) -> float:
-        return max(since / max(share(q), 1e-3) - latest.elapsed, 0.0)
-
-    def share(q: float) -> float:
-        return shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
-
+    # Shares are of when a value first showed: so is the time each is read from.
+    firsts = _first_sightings(readings)
+    since = firsts[-1].elapsed
     # However wide the shares at this value, the soonest (an early quantile) allows for it;
     # how far it can be slept through is learned (`bot.jobs.trust`).
+    soonest = _duration(since, shares, CURVE_SOONEST)
+    centre = _duration(since, shares, CURVE_CENTRE)
+    if len(firsts) >= 2 and (before := curve.shares(firsts[-2].progress or 0)):
+        # A value first seen long after the bar reached it (one that waits at 99 %) puts
+        # the end later than it is: when it says a much longer job than the value before
+        # did, the soonest end is read from that one too.
+        earlier = firsts[-2].elapsed
+        if centre > SEEN_LATE * _duration(earlier, before, CURVE_CENTRE):
+            soonest = min(soonest, _duration(earlier, before, CURVE_SOONEST))
+    now = latest.elapsed
     steady = agrees(readings, curve)
-    return Remaining(left(CURVE_SOONEST), left(CURVE_CENTRE), steady=steady, by_curve=True)
+    return Remaining(max(soonest - now, 0.0), max(centre - now, 0.0), steady=steady, by_curve=True)
+
+
+def _duration(reached: float, shares: list[float], q: float) -> float:
+    """A job's duration if it first showed a value at `reached` seconds, at the `q` quantile
+    of the `shares` of their durations at which jobs showed it."""
+    share = shares[min(len(shares) - 1, round(q * (len(shares) - 1)))]
+    return reached / max(share, 1e-3)
+
+
+def _first_sightings(readings: Sequence[Reading]) -> list[Reading]:
+    """The first reading of each value the bar showed (above 0, under 100), in order."""
+    firsts: list[Reading] = []
+    seen: set[int] = set()
+    for reading in readings:
+        value = reading.progress
+        if value is not None and 0 < value < 100 and value not in seen:
+            seen.add(value)
+            firsts.append(reading)
+    return firsts
 
 
 def agrees(readings: Sequence[Reading], curve: Curve) -> bool:

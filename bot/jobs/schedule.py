@@ -97,6 +97,7 @@ LAST_STEPS = 2
 AWAITING_GROWTH = 1.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
+UNPROVEN_AGE_SHARE = 0.5
 # Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
 SHORTEST, LONGEST = 0.01, 0.98
 
@@ -208,6 +209,11 @@ def next_poll(
         if learned is None:
             learned = 1.0 if left.by_curve else policy.lead
         delay = left.soonest * learned
+        if unproven:
+            # Until finished jobs show how far estimates of the kind hold, none is slept on
+            # for longer than the job has run: a bar slow at first and fast at the end
+            # (progress as the square of the time, say) ends long before its rate says.
+            delay = min(delay, max(UNPROVEN_AGE_SHARE * readings[-1].elapsed, 2 * policy.tail))
         if unproven and kind.makes_video and _near_last_steps(readings):
             # Steps that need not be even: the last two may come at half their share of the
             # time. Until finished videos say how far such an estimate holds, no long sleep.

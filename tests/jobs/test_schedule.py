@@ -32,7 +32,7 @@ from bot.jobs.schedule import (
     shortest_end,
     sweep_interval,
 )
-from bot.jobs.trust import Trust
+from bot.jobs.trust import TRUST_MIN, Trust
 
 NOTHING = Durations()
 
@@ -74,11 +74,33 @@ def test_a_bar_that_jumps_or_stalls_is_not_trusted():
     assert erratic(jumped) and erratic(stalled)
 
 
+def kept_their_word() -> Trust:
+    """A trust learned from jobs whose steady bars ended where their rate said."""
+    trust = Trust()
+    for n in range(TRUST_MIN):
+        duration = 40.0 + n
+        readings = [Reading(t, int(100 * t / duration)) for t in range(2, int(duration), 2)]
+        trust.learn(readings, duration, Curve(), IMAGE_POLICY.tail, IMAGE_POLICY.target)
+    return trust
+
+
 def test_polls_sleep_through_most_of_the_job_then_come_often_near_its_end():
     early = [Reading(4.0 * n, 5 * n) for n in range(1, 5)]  # 20 % at 16 s: 64 s to go
     late = [Reading(4.0 * n, 24 * n) for n in range(1, 5)]  # 96 % at 16 s
-    assert next_poll(JobKind.IMAGE, late, NOTHING).delay == IMAGE_POLICY.tail
-    assert next_poll(JobKind.IMAGE, early, NOTHING).delay > 10 * IMAGE_POLICY.tail
+    trust = kept_their_word()
+    assert next_poll(JobKind.IMAGE, late, NOTHING, trust=trust).delay == IMAGE_POLICY.tail
+    assert next_poll(JobKind.IMAGE, early, NOTHING, trust=trust).delay > 10 * IMAGE_POLICY.tail
+
+
+def test_until_estimates_are_proven_none_is_slept_on_for_longer_than_half_the_job_has_run():
+    # A bar slow at first and fast at the end (progress as the cube of the time): 3 % at
+    # 9 s and 6 % at 12 s, a rate that says 200 s more, for a job that ends at 30 s. Slept
+    # through as said (the first jobs of a kind, before any was learned), it was noticed
+    # 15-19 s late.
+    accelerating = [Reading(t, int(100 * (t / 30.0) ** 3)) for t in (9.0, 10.5, 12.0)]
+    assert remaining(accelerating).steady
+    assert next_poll(JobKind.IMAGE, accelerating, NOTHING).delay <= 12.0 / 2
+    assert next_poll(JobKind.IMAGE, accelerating, NOTHING, trust=kept_their_word()).delay > 20.0
 
 
 def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
@@ -112,8 +134,15 @@ def test_a_learned_curve_is_slept_through_to_its_soonest_end():
     for share in shares:
         curve.learn([Reading(share * 100.0, 50)], 100.0)
     soonest = 6.0 / shares[-2] - 6.0
-    delay = next_poll(JobKind.IMAGE, [Reading(6.0, 50)], Durations(), curve).delay
-    assert delay == pytest.approx(soonest)
+    readings = [Reading(6.0, 50)]
+    assert remaining_by_curve(readings, curve).soonest == pytest.approx(soonest)
+    trust = kept_their_word()
+    share = trust.share(remaining_by_curve(readings, curve))
+    delay = next_poll(JobKind.IMAGE, readings, Durations(), curve, trust).delay
+    assert delay == pytest.approx(soonest * share) and delay > 3 * IMAGE_POLICY.tail
+    # Until estimates of the kind are proven: no longer than half the job's age (or 2 tails).
+    unproven = next_poll(JobKind.IMAGE, readings, Durations(), curve).delay
+    assert unproven == pytest.approx(2 * IMAGE_POLICY.tail)
 
 
 def test_a_bar_is_judged_by_how_well_its_own_values_agree_with_its_kind_curve():
@@ -125,6 +154,24 @@ def test_a_bar_is_judged_by_how_well_its_own_values_agree_with_its_kind_curve():
     own_times = [Reading(10.0, 20), Reading(60.0, 50)]  # 50 s, then 120 s: a stall
     assert remaining_by_curve(follows, curve).steady
     assert not remaining_by_curve(own_times, curve).steady
+
+
+def test_a_value_seen_long_after_the_bar_reached_it_does_not_put_the_end_later():
+    # Bars of this kind show 60 % at 30-35 % of their duration and reach 99 % at half of
+    # it, where they wait until done. A job seen at 60 % after 12 s is seen at 99 % only
+    # at 35 s (it got there at about 18 s): read from 35 s, 99 % would say 31 s more; the
+    # 60 % before says the end comes from about 34 s on.
+    curve = Curve()
+    for n in range(CURVE_MIN):
+        share = 0.30 + n * 0.05 / CURVE_MIN
+        curve.learn([Reading(share * 100.0, 60), Reading(50.0, 99)], 100.0)
+    seen_late = [Reading(12.0, 60), Reading(35.0, 99)]
+    left = remaining_by_curve(seen_late, curve)
+    assert left is not None and left.soonest < 1.0
+    assert left.centre > 30.0  # where 99 % alone puts it, for a status message
+    # Seen at 99 % as soon as the bar got there, both values say about 17 s more.
+    on_time = remaining_by_curve([Reading(12.0, 60), Reading(18.0, 99)], curve)
+    assert on_time is not None and on_time.soonest > 15.0
 
 
 def test_a_bar_that_stood_still_teaches_its_curve_once():

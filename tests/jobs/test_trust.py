@@ -54,15 +54,16 @@ def test_a_source_without_jobs_of_its_own_goes_by_all_of_them():
 
 def test_a_distrusted_estimate_is_polled_about_as_closely_as_a_silent_job():
     # 20 s into a job of a kind that takes 40-100 s, a steadily climbing bar says about 20 s
-    # are left. Once the kind's bars are known to jump to done from a third of the way up,
-    # that is no longer slept through.
+    # are left: slept through where bars kept their word. Once the kind's bars are known to
+    # jump to done from a third of the way up, it is no longer.
     learned = Learned()
     seen = Durations([40.0 + n for n in range(60)])
     bar = climbing(40.0)[:10]
-    trusting = next_poll(JobKind.IMAGE, bar, seen, learned.image_curve).delay
+    honest = learned_from(TRUST_MIN, slowness=1.0)
+    trusting = next_poll(JobKind.IMAGE, bar, seen, learned.image_curve, honest).delay
     for n in range(TRUST_MIN):
         duration = 40.0 + n
         learned.note(JobKind.IMAGE, climbing(duration, slowness=3.0), duration + 1.0)
     wary = next_poll(JobKind.IMAGE, bar, seen, learned.image_curve, learned.trust[False]).delay
-    assert trusting > 10.0
+    assert trusting > 15.0
     assert wary <= 0.3 * trusting

@@ -9,6 +9,11 @@ from several models (``SimulatorConfig.progress_model``, ``simulate --progress-m
 - ``none``: images lognormal 3-120 s, progress absent or 0 until done;
 - ``stalls-then-jumps``: images 10-90 s, flat stretches broken by sudden jumps;
 - ``very-fast``: images 1-3 s;
+- ``slow-then-fast``: images 5-60 s whose bar creeps, then speeds up (the cube of the share
+  of the time worked): its rate says the end is much further than it is;
+- ``waits-at-99``: images 10-60 s at 99 % from about half their time (45-55 %, jittered)
+  until done, as when a finished picture is still being stored;
+- ``coarse-steps``: images 10-60 s whose bar moves in 25 % steps;
 - ``video-steps``: videos 60-600 s whose progress moves in 10 % steps;
 - ``video-uneven-steps``: the same, but each step lasts between half and one and a half
   times its share, at random (a bar that is not even);
@@ -108,6 +113,21 @@ def stalls_then_jumps_curve(queue: float, rng: random.Random) -> Curve:
     return curve
 
 
+def slow_then_fast_curve(queue: float) -> Curve:
+    return lambda f: 0.0 if f <= queue else 100.0 * ((f - queue) / (1.0 - queue)) ** 3
+
+
+def waits_at_99_curve(queue: float, rng: random.Random) -> Curve:
+    waits_from = rng.uniform(0.45, 0.55)  # 99 % from this share of the time on
+
+    def curve(f: float) -> float:
+        if f <= queue:
+            return 0.0
+        return LAST_WORKING_PROGRESS * min((f - queue) / max(waits_from - queue, 1e-6), 1.0)
+
+    return curve
+
+
 def steps_curve(queue: float, step: float = 10.0) -> Curve:
     def curve(f: float) -> float:
         if f <= queue:
@@ -152,6 +172,9 @@ IMAGE_MODELS: dict[str, ImageModel] = {
     "none": ImageModel((3.0, 120.0), lambda _q, r: no_progress_curve(r), lognormal=True),
     "stalls-then-jumps": ImageModel((10.0, 90.0), stalls_then_jumps_curve),
     "very-fast": ImageModel((1.0, 3.0), lambda q, _r: linear_curve(q)),
+    "slow-then-fast": ImageModel((5.0, 60.0), lambda q, _r: slow_then_fast_curve(q)),
+    "waits-at-99": ImageModel((10.0, 60.0), waits_at_99_curve),
+    "coarse-steps": ImageModel((10.0, 60.0), lambda q, _r: steps_curve(q, 25.0)),
 }
 # The models of images in a "mixed" run (drawn at random per job).
 MIXED_IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps")
