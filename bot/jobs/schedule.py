@@ -5,7 +5,8 @@ time a job still needs, by the shape of the bars of finished jobs of its kind on
 (or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
 target) around the likely end. How much of such an estimate is slept through is learned per
 kind from the jobs that finished (`bot.jobs.trust`): a bar that stalls and then jumps to done
-soon teaches the schedule to poll its kind as if it said nothing. A bar that jumps or stalls
+soon teaches the schedule to poll its kind as if it said nothing; until that is known, no
+estimate is slept on for longer than half the job's age. A bar that jumps or stalls
 is polled as if silent; a rate guessed from one or two values never sleeps longer than a
 silent job would, and no estimate sleeps past the longest durations seen. Durations of
 finished jobs (with the ages of those still running), learned per kind, place the first poll
@@ -97,6 +98,10 @@ LAST_STEPS = 2
 AWAITING_GROWTH = 1.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
+# Until finished jobs show how far estimates of a kind hold, none is slept on for longer than
+# this share of the job's age: a bar that creeps, then speeds up (progress as the cube of the
+# time, say) ends long before its rate says; slept through as said, the first such jobs were
+# noticed 4-11 s late (p95).
 UNPROVEN_AGE_SHARE = 0.5
 # Durations below this quantile are "the shortest jobs"; above the upper one, "the longest".
 SHORTEST, LONGEST = 0.01, 0.98
@@ -210,9 +215,6 @@ def next_poll(
             learned = 1.0 if left.by_curve else policy.lead
         delay = left.soonest * learned
         if unproven:
-            # Until finished jobs show how far estimates of the kind hold, none is slept on
-            # for longer than the job has run: a bar slow at first and fast at the end
-            # (progress as the square of the time, say) ends long before its rate says.
             delay = min(delay, max(UNPROVEN_AGE_SHARE * readings[-1].elapsed, 2 * policy.tail))
         if unproven and kind.makes_video and _near_last_steps(readings):
             # Steps that need not be even: the last two may come at half their share of the
