@@ -35,6 +35,9 @@ TOLERANCE, TOLERANCE_SHARE = 1.0, 0.0025
 EVEN_KEEP, EVEN_MIN, EVEN_SHARE = 20, 5, 0.8
 # A job's readings pin its pace when its slowest pace is at most EVIDENCE times its fastest.
 EVIDENCE = 1.2
+# A job that showed no value by this share of its duration had a blank bar: not an even one.
+# When that many of the finished jobs of a kind had one, its bars are taken to stay blank.
+BLANK_SHARE, BLANK_MAJORITY = 0.5, 0.5
 
 
 # How the bars of a kind are read: not as even, as even on trial, as even.
@@ -176,6 +179,15 @@ def even_bar(
     return EvenBar(step, tuple(lower), tuple(upper), slowest, fastest, corners)
 
 
+def _blank_past_half(readings: Sequence[Reading], took: float) -> bool:
+    """Whether a job's bar showed no value and was seen past BLANK_SHARE of its duration."""
+    return (
+        not values_shown(readings)
+        and bool(readings)
+        and readings[-1].elapsed >= (BLANK_SHARE * took)
+    )
+
+
 class Evenness:
     """Whether the bars of one kind of job move evenly, learned from finished jobs: bars
     that did not are better not read as even (their even fits, while they last, are wrong:
@@ -188,6 +200,8 @@ class Evenness:
         """A job found complete `took` seconds after it was submitted: was it even to its
         end? (Jobs that showed too few values tell nothing.)"""
         if not values_shown(readings):
+            if _blank_past_half(readings, took):  # nothing to read as even
+                self._even.append(False)
             return
         bar = even_bar(readings, tolerance(took), done_by=took)
         if bar is None:
@@ -203,3 +217,24 @@ class Evenness:
         if known < EVEN_MIN:
             return "trial"
         return "on" if sum(self._even) >= EVEN_SHARE * known else "off"
+
+
+class Blankness:
+    """Whether the bars of one kind of job stay blank (absent or 0) to the end, learned from
+    finished jobs: a blank bar is then no sign of a queue, and the job may end at any time."""
+
+    def __init__(self) -> None:
+        self._blank: deque[bool] = deque(maxlen=EVEN_KEEP)
+
+    def learn(self, readings: Sequence[Reading], took: float) -> None:
+        """A job found complete `took` seconds after it was submitted. (One seen blank only
+        early on tells nothing.)"""
+        if values_shown(readings):
+            self._blank.append(False)
+        elif _blank_past_half(readings, took):
+            self._blank.append(True)
+
+    @property
+    def blank(self) -> bool:
+        known = len(self._blank)
+        return known >= EVEN_MIN and sum(self._blank) >= BLANK_MAJORITY * known

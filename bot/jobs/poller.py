@@ -316,7 +316,7 @@ class Poller:
         elapsed = now - job.started_at
         readings = self._readings.add(job, elapsed, status.progress)
         schedule = self._config.schedule
-        planned = schedule.plan(job.kind, readings)
+        planned = schedule.plan(job.kind, readings, swept=self._swept(job, client))
         delay = planned.delay
         if job.kind.makes_video:
             self._sweep.paces_itself(job.id, planned.self_paced)

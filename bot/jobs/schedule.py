@@ -15,7 +15,9 @@ videos wait, one sweep of the video list serves them all; it comes sooner when o
 is near its end. A video whose bar moves evenly (in steps or not, `bot.jobs.even_bar`) pins
 its own end instead: each poll comes where the next step may, which narrows its pace, until
 its end is known to within a few seconds, then the window is polled closely; as long as
-finished videos showed such bars (`Evenness`), and while its own bar fits one. A video in
+finished videos showed such bars (`Evenness`), and while its own bar fits one. Its first
+value is awaited at a spacing of its age, but no more than BLANK_VIDEO_SPACING apart while it
+is not known whether videos show values at all, unless a sweep watches for its end. A video in
 its last two steps is not slept on while the estimates of its kind are unproven: its steps
 may be uneven. A job found done at its first poll is taken to have ended about as densely
 as jobs are seen to end just after that poll, so that the shortest durations learned do
@@ -41,6 +43,7 @@ from bot.jobs.estimate import (
     remaining,
 )
 from bot.jobs.even_bar import (
+    Blankness,
     EvenMode,
     Evenness,
     even_bar,
@@ -96,6 +99,10 @@ EVEN_WIDE_SPACING = 2.0
 LAST_STEPS = 2
 # A video that may be read as even, before its bar shows a value: spacing as a share of its age.
 AWAITING_GROWTH = 1.0
+# A video whose bar shows nothing yet, while nothing is learned of its kind or while its first
+# value is awaited, is polled at least this often: it may stay blank to its end (polled at a
+# spacing of its age, such lone videos were noticed 100-120 s late, p95).
+BLANK_VIDEO_SPACING = 20.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
 # Until finished jobs show how far estimates of a kind hold, none is slept on for longer than
@@ -149,13 +156,16 @@ def shortest_end(seen: Durations) -> float:
     return seen.quantile(SHORTEST) * math.sqrt(readable)
 
 
-def quiet_delay(kind: JobKind, elapsed: float, seen: Durations) -> float:
-    """The next poll of a job that has shown no progress yet."""
+def quiet_delay(kind: JobKind, elapsed: float, seen: Durations, blank: bool = False) -> float:
+    """The next poll of a job that has shown no progress yet; `blank`: most finished jobs of
+    its kind showed none to their end (a video's bar is otherwise blank only in its queue)."""
     policy = policy_for(kind)
     if seen.known and elapsed < (soonest := shortest_end(seen)):
         return soonest - elapsed
-    if kind.makes_video:
+    if kind.makes_video and not blank:
         return max(policy.tail, policy.quiet_growth * elapsed)
+    if kind.makes_video and not seen.known:
+        return BLANK_VIDEO_SPACING
     if not seen.known:  # nothing learned yet: about the tail, slowly wider
         return max(policy.tail, COLD_GROWTH * elapsed)
     # An even spacing while most jobs end (a fixed poller's lag for fewer calls), then wider.
@@ -180,13 +190,16 @@ def next_poll(
     curve: Curve | None = None,
     trust: Trust | None = None,
     even: EvenMode = "off",
+    swept: bool = False,
+    blank: bool = False,
 ) -> NextPoll:
     """When to make the next status call of a job that is not done yet: by the shape of the
     bars of finished jobs (`curve`) once known, else by this bar's own rate; `trust` is the
     share of such an estimate that jobs of the kind showed safe to sleep
     (`bot.jobs.trust`); `even`: whether bars of the kind are read as even (a video's, while
-    it fits one; `Evenness`). Also whether the bar says the end is near (a sweep then
-    comes)."""
+    it fits one; `Evenness`); `swept`: a video whose end a sweep of the video list notices;
+    `blank`: most finished jobs of the kind showed no progress to their end. Also whether
+    the bar says the end is near (a sweep then comes)."""
     policy = policy_for(kind)
     awaits_value = False
     if kind.makes_video and even != "off":
@@ -196,10 +209,16 @@ def next_poll(
         awaits_value = not values_shown(readings)
     shows_progress = remaining(readings) is not None
     left = best_estimate(readings, curve, shows_progress and erratic(readings))
-    quiet = quiet_delay(kind, readings[-1].elapsed, seen)
+    elapsed = readings[-1].elapsed
+    quiet = quiet_delay(kind, elapsed, seen, blank)
     if awaits_value:
         # Its first value only starts the even reading: no need to see it at once.
-        quiet = max(quiet, AWAITING_GROWTH * readings[-1].elapsed)
+        quiet = max(quiet, AWAITING_GROWTH * elapsed)
+    if kind.makes_video and even == "trial" and not swept and not shows_progress:
+        # Until finished videos showed values, its bar may stay blank to its end, which
+        # only a sweep would notice.
+        until_shortest = shortest_end(seen) - elapsed if seen.known else 0.0
+        quiet = min(quiet, max(BLANK_VIDEO_SPACING, until_shortest))
     if left is None and shows_progress and kind.makes_video:
         delay = policy.tail  # a video that shows progress is past its queue
     elif left is None:
@@ -310,6 +329,7 @@ class Learned:
         self.video_curve = Curve()
         self.trust = {False: Trust(), True: Trust()}
         self.video_evenness = Evenness()  # only videos are read as even bars
+        self.video_blankness = Blankness()
         self._samples = {
             False: deque[float](maxlen=MAX_DURATIONS),
             True: deque(maxlen=MAX_DURATIONS),
@@ -353,6 +373,7 @@ class Learned:
         self.curve_of(kind).learn(readings, took)
         if videos:
             self.video_evenness.learn(readings, took)
+            self.video_blankness.learn(readings, took)
         self._samples[videos].append(ended)
         self._refresh(videos, running)
         firsts = self._firsts[videos]
@@ -438,13 +459,15 @@ class Schedule:
         scale = learned.first_scale[kind.makes_video]
         return first_poll_delay(kind, learned.of(kind), scale) / self.speed
 
-    def plan(self, kind: JobKind, readings: Sequence[Reading]) -> NextPoll:
+    def plan(self, kind: JobKind, readings: Sequence[Reading], swept: bool = False) -> NextPoll:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         learned = self.learned
         videos = kind.makes_video
         trust = learned.trust[videos]
         even = learned.video_evenness.mode if videos else "off"
-        planned = next_poll(kind, scaled, learned.of(kind), learned.curve_of(kind), trust, even)
+        seen, curve = learned.of(kind), learned.curve_of(kind)
+        blank = videos and learned.video_blankness.blank
+        planned = next_poll(kind, scaled, seen, curve, trust, even, swept, blank)
         return replace(planned, delay=planned.delay / self.speed)
 
     def expected_left(self, kind: JobKind, progress: int | None, elapsed: float) -> float | None:

@@ -59,7 +59,8 @@ def bot_outcome(
             readings.append(Reading(t, status.progress))
             del readings[:-MAX_READINGS]  # as many as the poller keeps
             trust, even = learned.trust[kind.makes_video], learned.video_evenness.mode
-            t += next_poll(kind, readings, seen, curve, trust, even).delay
+            blank = kind.makes_video and learned.video_blankness.blank
+            t += next_poll(kind, readings, seen, curve, trust, even, blank=blank).delay
         finished.append((readings, t))
         if len(finished) > overlap:
             learned.note(kind, *finished.pop(0))

@@ -134,6 +134,18 @@ def test_bars_are_read_as_even_until_finished_jobs_show_otherwise():
     assert evenness.mode == "off"
 
 
+def test_bars_still_blank_past_half_of_their_jobs_are_not_read_as_even():
+    # Their first value is not awaited for ever (a blank video was polled at a spacing of
+    # its age: noticed 100-120 s late). A bar seen blank only early on says nothing.
+    evenness = Evenness()
+    for _ in range(EVEN_MIN * 4):
+        evenness.learn([Reading(20.0, None), Reading(40.0, 0)], 300.0)
+    assert evenness.mode == "trial"
+    for _ in range(EVEN_MIN):
+        evenness.learn([Reading(20.0, None), Reading(100.0, 0), Reading(170.0, 0)], 300.0)
+    assert evenness.mode == "off"
+
+
 def test_a_few_readings_far_apart_are_no_evidence_of_an_even_bar():
     evenness = Evenness()
     for _ in range(EVEN_MIN * 4):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from bot.jobs.job_requests import PictureRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
-from bot.jobs.schedule import Schedule
+from bot.jobs.schedule import BLANK_VIDEO_SPACING, Schedule
 from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
@@ -191,6 +192,20 @@ async def test_videos_whose_bars_move_evenly_pin_their_own_ends_and_the_sweep_st
     for job in jobs:
         polls = [r for r in sim.requests if r.path == f"/api/video/{job.miraflow_job_id}/status"]
         assert len(polls) <= 1500.0 / 5.0 / 3, "a third of a 5-s poller's calls at most"
+
+
+async def test_a_lone_video_whose_bar_stays_blank_is_never_left_unpolled_for_long(world):
+    sim, client, service, delivery = world.sim, world.client, world.service, world.delivery
+    sim.config.progress_model = "video-blank"  # no progress shown until done
+    sim.config.video_seconds = (600.0, 600.0)  # 3 s real
+    started = time.time()
+    job = await submit(service, JobKind.VIDEO, 1, client)
+    await wait_delivered(delivery, 1, timeout=15.0)
+    path = f"/api/video/{job.miraflow_job_id}/status"
+    polls = [(r.time - started) * SPEED for r in sim.requests if r.path == path]
+    # Its first value was awaited at a spacing of its age (polls 20, 40, 80 ... 640 s in).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert max(gaps) <= 1.25 * BLANK_VIDEO_SPACING
 
 
 async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):

@@ -18,6 +18,7 @@ from bot.jobs.estimate import (
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import NETWORK_ALLOWANCE, RateLimiter
 from bot.jobs.schedule import (
+    BLANK_VIDEO_SPACING,
     FIRST_SHORTER_AFTER,
     FIRST_STEP,
     FIRST_WINDOW,
@@ -268,6 +269,19 @@ def test_a_video_two_steps_from_its_end_is_not_slept_on_before_estimates_are_pro
     three_steps_left = UNEVEN_VIDEO[:-6]
     earlier = next_poll(JobKind.VIDEO, three_steps_left, NOTHING, Curve(), unproven, even)
     assert earlier.delay > 3 * VIDEO_POLICY.tail
+
+
+def test_a_blank_video_on_trial_is_polled_often_unless_a_sweep_watches_for_its_end():
+    # Its first value would start the even reading, and is awaited at a spacing of its age;
+    # but a bar of a kind not yet known may stay blank to its end.
+    blank = [Reading(20.0, None), Reading(60.0, 0), Reading(120.0, 0)]
+    alone = next_poll(JobKind.VIDEO, blank, NOTHING, Curve(), Trust(), "trial")
+    assert alone.delay == BLANK_VIDEO_SPACING
+    swept = next_poll(JobKind.VIDEO, blank, NOTHING, Curve(), Trust(), "trial", swept=True)
+    assert swept.delay == VIDEO_POLICY.ceiling  # its age, up to the ceiling
+    # Once finished videos showed values (their bars read as even), it is awaited as before.
+    proven = next_poll(JobKind.VIDEO, blank, NOTHING, Curve(), Trust(), "on")
+    assert proven.delay == VIDEO_POLICY.ceiling
 
 
 def silent_jobs_ending_from_12_s(count: int = 40) -> Learned:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import IMAGE_POLICY, Learned, first_poll_delay
+from bot.jobs.schedule import BLANK_VIDEO_SPACING, IMAGE_POLICY, Learned, first_poll_delay
 from tests.jobs.schedule_model import (
     Outcome,
     bot_outcome,
@@ -111,6 +111,25 @@ def test_videos_whose_bars_are_not_even_are_polled_as_before(model):
     bot = bot_outcome(jobs, JobKind.VIDEO, learned)
     assert bot.p95_lag <= 8.0
     assert bot.calls <= fixed_outcome(jobs, 5.0).calls / 5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_lone_videos_whose_bars_stay_blank_are_not_left_unpolled_for_long(seed):
+    # One at a time (no sweep of the video list helps), their bars showing nothing to the
+    # end. Their first value was awaited at a spacing of their age: noticed 93-119 s late.
+    kind = JobKind.VIDEO
+    learned = Learned()
+    first = draw_jobs("video-blank", kind, 8, seed)
+    cold = bot_outcome(first, kind, learned, overlap=1)
+    assert cold.p95_lag <= BLANK_VIDEO_SPACING
+    # Once they are known to stay blank, and how long they take: an even spacing of the
+    # video tail while most of them end, as for silent images.
+    bot_outcome(draw_jobs("video-blank", kind, 22, seed + 10), kind, learned, overlap=1)
+    assert learned.video_evenness.mode == "off"
+    jobs = draw_jobs("video-blank", kind, 50, seed + 20)
+    warm = bot_outcome(jobs, kind, learned, overlap=1)
+    assert warm.p95_lag <= 8.0
+    assert warm.calls <= 0.6 * fixed_outcome(jobs, 5.0).calls
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23])

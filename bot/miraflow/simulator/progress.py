@@ -17,6 +17,7 @@ from several models (``SimulatorConfig.progress_model``, ``simulate --progress-m
 - ``video-steps``: videos 60-600 s whose progress moves in 10 % steps;
 - ``video-uneven-steps``: the same, but each step lasts between half and one and a half
   times its share, at random (a bar that is not even);
+- ``video-blank``: videos 60-600 s whose progress is absent or 0 until done;
 - ``mixed``: each image from one of the image models above, videos in 10 % steps.
 
 A model that says nothing of a kind leaves it to the default curve and duration range.
@@ -179,7 +180,7 @@ IMAGE_MODELS: dict[str, ImageModel] = {
 # The models of images in a "mixed" run (drawn at random per job).
 MIXED_IMAGE_MODELS = ("default", "linear", "fast-then-crawl", "none", "stalls-then-jumps")
 VIDEO_STEP_MODELS = frozenset({"video-steps", "mixed"})
-VIDEO_MODELS = ("video-steps", "video-uneven-steps")  # images in these: the default
+VIDEO_MODELS = ("video-steps", "video-uneven-steps", "video-blank")  # images: the default
 PROGRESS_MODELS: tuple[str, ...] = (*IMAGE_MODELS, *VIDEO_MODELS, "mixed")
 
 
@@ -196,6 +197,8 @@ def plan(
             return duration, lambda q, r: sampled(steps_curve(q), r, 0.0)
         if model == "video-uneven-steps":
             return duration, lambda q, r: sampled(uneven_steps_curve(q, r), r, 0.0)
+        if model == "video-blank":
+            return duration, lambda _q, r: sampled(no_progress_curve(r), r, 0.0)
         return duration, lambda q, r: sampled(default_curve(q), r, PROGRESS_JITTER)
     name = model
     if model == "mixed":
