@@ -99,10 +99,11 @@ EVEN_WIDE_SPACING = 2.0
 LAST_STEPS = 2
 # A video that may be read as even, before its bar shows a value: spacing as a share of its age.
 AWAITING_GROWTH = 1.0
-# A video whose bar shows nothing yet, while nothing is learned of its kind or while its first
-# value is awaited, is polled at least this often: it may stay blank to its end (polled at a
-# spacing of its age, such lone videos were noticed 100-120 s late, p95).
-BLANK_VIDEO_SPACING = 20.0
+# A video whose bar shows nothing yet may stay blank to its end (polled at a spacing of its
+# age, such lone videos were noticed 100-120 s late, p95). While it is not known whether the
+# bars of videos show values at all, or once they are known to stay blank but not yet how
+# long videos take, one is polled at least this often.
+BLANK_VIDEO_SPACING = 30.0
 # After a single progress value, sleep at most this share of the time it took to show.
 SINGLE_READING_SHARE = 0.5
 # Until finished jobs show how far estimates of a kind hold, none is slept on for longer than

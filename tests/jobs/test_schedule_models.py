@@ -128,7 +128,7 @@ def test_lone_videos_whose_bars_stay_blank_are_not_left_unpolled_for_long(seed):
     assert learned.video_evenness.mode == "off"
     jobs = draw_jobs("video-blank", kind, 50, seed + 20)
     warm = bot_outcome(jobs, kind, learned, overlap=1)
-    assert warm.p95_lag <= 8.0
+    assert warm.p95_lag <= 9.0
     assert warm.calls <= 0.6 * fixed_outcome(jobs, 5.0).calls
 
 
