@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bot.jobs.estimate import Reading
-from bot.jobs.even_bar import EVEN_MIN, Evenness, even_bar, steps_to_end, tolerance
+from bot.jobs.even_bar import EVEN_MIN, Blankness, Evenness, even_bar, steps_to_end, tolerance
 from bot.jobs.schedule import EVEN_END_SPACING, EVEN_WIDE_SPACING, even_video_poll
 
 
@@ -144,6 +144,22 @@ def test_bars_still_blank_past_half_of_their_jobs_are_not_read_as_even():
     for _ in range(EVEN_MIN):
         evenness.learn([Reading(20.0, None), Reading(100.0, 0), Reading(170.0, 0)], 300.0)
     assert evenness.mode == "off"
+
+
+def test_bars_are_taken_to_stay_blank_once_most_finished_jobs_had_blank_ones():
+    blankness = Blankness()
+    blank = [Reading(20.0, None), Reading(100.0, 0), Reading(170.0, 0)]
+    for _ in range(EVEN_MIN - 1):
+        blankness.learn(blank, 300.0)
+    assert not blankness.blank  # too few known
+    blankness.learn([Reading(20.0, None), Reading(40.0, 0)], 300.0)  # seen early only
+    assert not blankness.blank
+    blankness.learn(blank, 300.0)
+    assert blankness.blank
+    moving = [Reading(20.0, 0), Reading(100.0, 30), Reading(170.0, 60)]
+    for _ in range(EVEN_MIN + 1):
+        blankness.learn(moving, 300.0)
+    assert not blankness.blank  # most of the last jobs showed values
 
 
 def test_a_few_readings_far_apart_are_no_evidence_of_an_even_bar():
