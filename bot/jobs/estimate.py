@@ -224,12 +224,8 @@ class Curve:
         self._pooled.clear()
         # One share per value and job, when the value first showed: a bar that stood still
         # for many polls weighs no more than any other.
-        shown: set[int] = set()
-        for reading in readings:
-            value = reading.progress
-            if value is not None and 0 < value < 100 and value not in shown:
-                shown.add(value)
-                self._shares[value].append(min(reading.elapsed / duration, 1.0))
+        for reading in _first_sightings(readings):
+            self._shares[reading.progress or 0].append(min(reading.elapsed / duration, 1.0))
 
     def shares(self, progress: int) -> list[float]:
         """The shares seen at about `progress` percent, sorted; empty if too few."""
@@ -292,13 +288,8 @@ def agrees(readings: Sequence[Reading], curve: Curve) -> bool:
     """Whether this bar's values, each read where the kind's curve usually shows it, tell of
     about one duration: a bar that jumps and stalls at its own times does not follow it."""
     implied: list[float] = []
-    seen: set[int] = set()
-    for reading in readings:
-        value = reading.progress
-        if value is None or not 0 < value < 100 or value in seen or reading.elapsed <= 0:
-            continue
-        seen.add(value)
-        shares = curve.shares(value)
+    for reading in _first_sightings([r for r in readings if r.elapsed > 0]):
+        shares = curve.shares(reading.progress or 0)
         if shares:
             implied.append(reading.elapsed / max(shares[len(shares) // 2], 1e-3))
     return len(implied) < 2 or max(implied) <= CURVE_AGREE * min(implied)

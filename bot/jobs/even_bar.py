@@ -179,13 +179,10 @@ def even_bar(
     return EvenBar(step, tuple(lower), tuple(upper), slowest, fastest, corners)
 
 
-def _blank_past_half(readings: Sequence[Reading], took: float) -> bool:
-    """Whether a job's bar showed no value and was seen past BLANK_SHARE of its duration."""
-    return (
-        not values_shown(readings)
-        and bool(readings)
-        and readings[-1].elapsed >= (BLANK_SHARE * took)
-    )
+def _seen_past_half(readings: Sequence[Reading], took: float) -> bool:
+    """Whether a job was seen working past BLANK_SHARE of its duration (a bar that showed no
+    value by then had a blank one)."""
+    return bool(readings) and readings[-1].elapsed >= BLANK_SHARE * took
 
 
 class Evenness:
@@ -200,7 +197,7 @@ class Evenness:
         """A job found complete `took` seconds after it was submitted: was it even to its
         end? (Jobs that showed too few values tell nothing.)"""
         if not values_shown(readings):
-            if _blank_past_half(readings, took):  # nothing to read as even
+            if _seen_past_half(readings, took):  # a blank bar: nothing to read as even
                 self._even.append(False)
             return
         bar = even_bar(readings, tolerance(took), done_by=took)
@@ -231,7 +228,7 @@ class Blankness:
         early on tells nothing.)"""
         if values_shown(readings):
             self._blank.append(False)
-        elif _blank_past_half(readings, took):
+        elif _seen_past_half(readings, took):
             self._blank.append(True)
 
     @property

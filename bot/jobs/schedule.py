@@ -235,7 +235,7 @@ def next_poll(
             learned = 1.0 if left.by_curve else policy.lead
         delay = left.soonest * learned
         if unproven:
-            delay = min(delay, max(UNPROVEN_AGE_SHARE * readings[-1].elapsed, 2 * policy.tail))
+            delay = min(delay, max(UNPROVEN_AGE_SHARE * elapsed, 2 * policy.tail))
         if unproven and kind.makes_video and _near_last_steps(readings):
             # Steps that need not be even: the last two may come at half their share of the
             # time. Until finished videos say how far such an estimate holds, no long sleep.

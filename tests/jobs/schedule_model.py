@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import JobKind
-from bot.jobs.schedule import Learned, first_poll_delay, next_poll
+from bot.jobs.schedule import Learned, Schedule
 from bot.miraflow.simulator import SimulatorConfig
 from bot.miraflow.simulator.jobs import SimJob, new_job
 
@@ -47,9 +47,9 @@ def bot_outcome(
     added to `lags`, if given."""
     calls, finished = [], []
     lags = [] if lags is None else lags
+    schedule = Schedule(learned=learned)
     for job in jobs:
-        seen, curve = learned.of(kind), learned.curve_of(kind)
-        t = first_poll_delay(kind, seen, learned.first_scale[kind.makes_video])
+        t = schedule.first(kind)
         n, readings = 0, []
         while True:
             n += 1
@@ -58,9 +58,7 @@ def bot_outcome(
                 break
             readings.append(Reading(t, status.progress))
             del readings[:-MAX_READINGS]  # as many as the poller keeps
-            trust, even = learned.trust[kind.makes_video], learned.video_evenness.mode
-            blank = kind.makes_video and learned.video_blankness.blank
-            t += next_poll(kind, readings, seen, curve, trust, even, blank=blank).delay
+            t += schedule.plan(kind, readings).delay
         finished.append((readings, t))
         if len(finished) > overlap:
             learned.note(kind, *finished.pop(0))
