@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ import bot.errors as bot_errors
 from bot.discord_side.words import STORE_UNWRITABLE
 from bot.jobs.log_limit import LogLimit
 from bot.jobs.models import JobState
+from bot.jobs.schedule import BLANK_VIDEO_SPACING
 from bot.jobs.store import JobStore
 from bot.miraflow.simulator import MiraflowSimulator, SimulatorConfig, run_simulator
 from tests.e2e.harness import ARIA, AVA, SPEED, running_bot, wait_until
@@ -358,3 +360,24 @@ async def eight_downloads_stuck(tmp_path: Path) -> None:
 
             sim.unhang()
             await wait_until(lambda: len(results(fd)) == 10, timeout=20)
+
+
+# --- a progress bar that never moves -------------------------------------------------------
+
+
+async def video_bar_blank_until_done(tmp_path: Path) -> None:
+    """Before, the first value of a lone video was awaited at a spacing of its age (polls
+    20, 40, 80, 160, 320 s in): one whose bar stays blank was found up to its age late."""
+    async with discord_and_miraflow() as (fd, sim):
+        sim.config.progress_model = "video-blank"
+        sim.config.video_seconds = (400.0, 400.0)  # 10 s of real time
+        async with running_bot(fd, sim, tmp_path / "jobs.sqlite3") as bot:
+            options = {"text": "Nothing to show.", "avatar": AVA, "voice": ARIA}
+            inter = await fd.invoke("speak", options, user=fd.users.alice)
+            assert "Started job #1" in (await fd.wait_for_response(inter, timeout=5)).content
+            started = time.time()
+            await fd.wait_for_message(lambda m: bool(m.files), timeout=30)
+            status = f"/api/video/{bot.store.get(1).miraflow_job_id}/status"
+        polls = [(seen.time - started) * SPEED for seen in sim.requests if seen.path == status]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+        assert polls and max(gaps) <= 1.25 * BLANK_VIDEO_SPACING

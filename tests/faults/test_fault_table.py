@@ -288,6 +288,12 @@ FAULTS = [
         "let stuck downloads hold the poll slots and stop every other job",
         ef.eight_downloads_stuck,
     ),
+    Fault(
+        "a lone video whose progress bar stays blank until done",
+        "poll it at least every 30 s while videos are not known to show progress",
+        "await its first value at a spacing of its age (found up to its age late)",
+        ef.video_bar_blank_until_done,
+    ),
 ]
 
 
