@@ -217,6 +217,7 @@ async def run_phase(
                 quotas=Quotas(10**9, 10**9),
                 wake_poller=poller.wake,
                 schedule=schedule,
+                first_poll=poller.first_poll_delay,
             )
             poller.start()
             started = time.time()

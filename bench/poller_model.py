@@ -101,7 +101,8 @@ def run(model: str, jobs: int, seed: int, *, spaced: bool = True, ceiling: float
         pacer.take(at)
         now = at
         if arriving <= at:  # a member's call goes before the polls due
-            first = first_poll_delay(IMAGE, learned.of(IMAGE), learned.first_scale[False])
+            scale = learned.first_scale[False]
+            first = first_poll_delay(IMAGE, learned.of(IMAGE), scale, spacing.floor)
             heapq.heappush(due, (arriving + first, created))
             created += 1
             continue

@@ -172,6 +172,7 @@ class MiraflowBot(commands.AutoShardedBot):
             video_timeout=settings.video_timeout,
             look_for_unclear=self.unclear_videos.wake,
             clients=paced,
+            first_poll=self.poller.first_poll_delay,
         )
         self.forms = Forms()  # our modals' submits that no live modal awaits
         self.force_sync = False

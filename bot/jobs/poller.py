@@ -29,7 +29,7 @@ from bot.jobs.deliveries import Deliveries
 from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome, tell
 from bot.jobs.held import Backoff
-from bot.jobs.models import WAITING_STATES, Job, JobState
+from bot.jobs.models import WAITING_STATES, Job, JobKind, JobState
 from bot.jobs.pacing import NETWORK_ALLOWANCE, PRIORITY, Pacer, Pacers
 from bot.jobs.readings import Readings
 from bot.jobs.schedule import IMAGE_POLICY, Schedule
@@ -339,15 +339,26 @@ class Poller:
             return  # cancelled while we asked
         await self._frontend.show_status(refreshed)
 
+    def first_poll_delay(self, kind: JobKind, client: MiraflowClient) -> float:
+        """Seconds from a job's create call (on `client`, its server's key) to its first
+        poll: an image's, a spacing of its key after the shortest jobs end."""
+        schedule = self._config.schedule
+        if kind.makes_video:
+            return schedule.first(kind)
+        return schedule.first(kind, self._spacing_of(client).floor)
+
     def _spaced(self, job: Job, delay: float, client: MiraflowClient) -> float:
         """An image's next poll, no closer than its key's (`client`'s) load lets polls be
         spaced evenly."""
+        return self._spacing_of(client).spaced(job.id, delay, self._pacers.of(client).rate)
+
+    def _spacing_of(self, client: MiraflowClient) -> LoadSpacing:
         pacer = self._pacers.of(client)
         spacing = self._spacings.get(pacer)
         if spacing is None:
             spacing = LoadSpacing(IMAGE_POLICY.tail, self._clock, self._config.schedule.speed)
             self._spacings[pacer] = spacing
-        return spacing.spaced(job.id, delay, pacer.rate)
+        return spacing
 
     def _finished(self, job: Job, *, complete: bool) -> None:
         self._readings.finished(job, complete=complete)

@@ -137,11 +137,16 @@ def policy_for(kind: JobKind) -> PollPolicy:
     return VIDEO_POLICY if kind.makes_video else IMAGE_POLICY
 
 
-def first_poll_delay(kind: JobKind, seen: Durations, scale: float = 1.0) -> float:
-    """After the create call: just after the shortest jobs of this kind end (`scale`: see
-    `Learned.first_scale`)."""
+def first_poll_delay(
+    kind: JobKind, seen: Durations, scale: float = 1.0, spacing: float = 0.0
+) -> float:
+    """After the create call: one spacing after the shortest jobs of this kind end (`scale`:
+    see `Learned.first_scale`). The spacing is the tail, or the wider `spacing` the key's
+    load holds its polls to (`bot.jobs.spacing`): a job that ends just after the shortest
+    then waits no longer than one that ends between two later polls."""
     policy = policy_for(kind)
-    planned = policy.first if not seen.known else shortest_end(seen) + policy.tail
+    gap = max(policy.tail, spacing)
+    planned = policy.first if not seen.known else shortest_end(seen) + gap
     return max(planned * scale, policy.floor)
 
 
@@ -455,10 +460,13 @@ class Schedule:
         ages = [age * self.speed for age in running]
         self.learned.note(kind, scaled, took * self.speed, ages)
 
-    def first(self, kind: JobKind) -> float:
+    def first(self, kind: JobKind, spacing: float = 0.0) -> float:
+        """The first poll after the create call; `spacing`: the least spacing of the polls
+        of the job's key, on this clock (0: none)."""
         learned = self.learned
         scale = learned.first_scale[kind.makes_video]
-        return first_poll_delay(kind, learned.of(kind), scale) / self.speed
+        delay = first_poll_delay(kind, learned.of(kind), scale, spacing * self.speed)
+        return delay / self.speed
 
     def plan(self, kind: JobKind, readings: Sequence[Reading], swept: bool = False) -> NextPoll:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]

@@ -32,7 +32,7 @@ from bot.jobs.job_requests import (
     random_seed,
     with_seed,
 )
-from bot.jobs.models import CANCELLABLE_STATES, Job, JobSource, JobState
+from bot.jobs.models import CANCELLABLE_STATES, Job, JobKind, JobSource, JobState
 from bot.jobs.schedule import Schedule
 from bot.jobs.store import Store
 from bot.jobs.unclear import tag_name
@@ -106,6 +106,7 @@ class JobService:
         look_for_unclear: Callable[[], None] = lambda: None,
         clients: Clients | None = None,
         file_slot: AbstractAsyncContextManager[object] | None = None,
+        first_poll: Callable[[JobKind, MiraflowClient], float] | None = None,
     ) -> None:
         self.store = store
         # A server with its own Miraflow key has its own client: uploads and create calls
@@ -115,6 +116,9 @@ class JobService:
         self._quotas = quotas
         self._wake_poller = wake_poller
         self._schedule = schedule or Schedule()
+        # Seconds from a create call to the first poll (the poller's: it knows each key's
+        # spacing), else the schedule's.
+        self._first_poll = first_poll or (lambda kind, _client: self._schedule.first(kind))
         self._clock = clock
         self._quotas_for = quotas_for  # a server's own limits (`/settings limits`)
         self._image_timeout = image_timeout
@@ -201,7 +205,8 @@ class JobService:
             asked_channel_id=origin.asked_channel_id,
         )
         try:
-            created = await send_create(self._clients.for_guild(origin.guild_id), request)
+            client = self._clients.for_guild(origin.guild_id)
+            created = await send_create(client, request)
         except MiraflowConnectionError as exc:
             if not exc.request_sent:  # no connection was ever opened: nothing was created
                 self._refuse(job, exc)
@@ -220,9 +225,8 @@ class JobService:
             self._mark_unknown(job, exc)
             raise
         now = self._clock()
-        submitted = self.store.mark_submitted(
-            job.id, created.job_id, next_poll_at=now + self._schedule.first(job.kind), now=now
-        )
+        first_poll_at = now + self._first_poll(job.kind, client)
+        submitted = self.store.mark_submitted(job.id, created.job_id, first_poll_at, now=now)
         log.info("job %s submitted as Miraflow job %s", job.id, created.job_id)
         self._wake_poller()
         assert submitted is not None

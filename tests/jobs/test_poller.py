@@ -15,7 +15,7 @@ import pytest
 from bot.jobs.job_requests import PictureRequest, TextVideoRequest
 from bot.jobs.models import Job, JobKind, JobState
 from bot.jobs.poller import Poller, PollerConfig
-from bot.jobs.schedule import BLANK_VIDEO_SPACING, Schedule
+from bot.jobs.schedule import BLANK_VIDEO_SPACING, IMAGE_POLICY, Schedule
 from bot.jobs.service import JobService, Origin, Quotas
 from bot.jobs.store import JobStore
 from bot.miraflow import MiraflowClient
@@ -56,6 +56,7 @@ async def poller_world(
                 quotas=Quotas(100, 100),
                 wake_poller=poller.wake,
                 schedule=config.schedule,
+                first_poll=poller.first_poll_delay,
             )
             yield SimpleNamespace(
                 sim=sim,
@@ -206,6 +207,28 @@ async def test_a_lone_video_whose_bar_stays_blank_is_never_left_unpolled_for_lon
     # Its first value was awaited at a spacing of its age (polls 20, 40, 80 ... 640 s in).
     gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
     assert max(gaps) <= 1.25 * BLANK_VIDEO_SPACING
+
+
+async def test_an_images_first_poll_waits_for_the_spacing_of_its_key(tmp_path):
+    # The poller is not started: only the create call and the first poll it plans.
+    config = PollerConfig(calls_per_second=2.0, schedule=Schedule(SPEED))
+    async with poller_world(tmp_path, 3, SPEED, config) as world:
+        poller, client = world.poller, world.client
+        config.schedule.learn(False, [(20.0 + n) / SPEED for n in range(100)])
+        light = poller.first_poll_delay(JobKind.IMAGE, client)
+        assert light == pytest.approx(config.schedule.first(JobKind.IMAGE))
+        # Twenty images asking for polls at the tail: more than 2 calls a second serve.
+        spacing = poller._spacing_of(client)
+        for job_id in range(1000, 1020):
+            spacing.spaced(job_id, IMAGE_POLICY.tail / SPEED, 2.0)
+        assert spacing.floor > 2 * IMAGE_POLICY.tail / SPEED
+        job = await submit(world.service, JobKind.IMAGE, 1)
+        first = job.next_poll_at - job.submitted_at
+        assert first == pytest.approx(config.schedule.first(JobKind.IMAGE, spacing.floor), rel=0.05)
+        assert first > light + IMAGE_POLICY.tail / SPEED
+        # A video's first poll is no image poll: the key's image spacing does not hold it.
+        video = poller.first_poll_delay(JobKind.VIDEO, client)
+        assert video == pytest.approx(config.schedule.first(JobKind.VIDEO))
 
 
 async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):

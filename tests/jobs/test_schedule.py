@@ -115,6 +115,23 @@ def test_learned_durations_place_the_first_poll_and_space_silent_jobs():
     assert next_poll(JobKind.IMAGE, [Reading(200.0, None)], seen).delay > IMAGE_POLICY.tail
 
 
+def test_the_first_poll_comes_one_of_the_keys_spacings_after_the_shortest_jobs():
+    seen = Durations([20.0 + n for n in range(100)])  # 20-119 s: the shortest end at 21 s
+    tail = IMAGE_POLICY.tail
+    # A key whose load fits its ceiling spaces polls closer than the tail: the tail.
+    assert first_poll_delay(JobKind.IMAGE, seen, spacing=1.0) == pytest.approx(21.0 + tail)
+    # A full gate holds the key's polls 2.5 s apart: a job that ends just after the
+    # shortest then waits no longer than one that ends between two later polls (a tail
+    # after them, silent bars were behind the fixed poller making as many calls).
+    assert first_poll_delay(JobKind.IMAGE, seen, spacing=2.5) == pytest.approx(23.5)
+    assert first_poll_delay(JobKind.IMAGE, NOTHING, spacing=2.5) == IMAGE_POLICY.first
+    # On a clock ten times faster, the key's spacing is given in its seconds.
+    fast = Schedule(speed=10.0)
+    fast.learn(False, [d / 10.0 for d in range(20, 120)])
+    assert fast.first(JobKind.IMAGE, spacing=0.25) == pytest.approx(2.35)
+    assert fast.first(JobKind.IMAGE) == pytest.approx((21.0 + tail) / 10.0)
+
+
 def test_a_rate_guessed_from_one_value_sleeps_no_longer_than_a_silent_job():
     # 40 % shown at once after 25 s: a steady bar would need ~37 s more, but a bar that
     # jumps may stall and jump to done; while most jobs of the kind end, it is polled as
