@@ -4,24 +4,24 @@ No progress curve is assumed (see `bot.jobs.estimate`): the bot sleeps through m
 time a job still needs, by the shape of the bars of finished jobs of its kind once learned
 (or by its own bar's rate once steady), then polls at the kind's `tail` spacing (its lag
 target) around the likely end. How much of such an estimate is slept through is learned per
-kind from the jobs that finished (`bot.jobs.trust`): a bar that stalls and then jumps to done
-soon teaches the schedule to poll its kind as if it said nothing; until that is known, no
-estimate is slept on for longer than half the job's age. A bar that jumps or stalls
-is polled as if silent; a rate guessed from one or two values never sleeps longer than a
-silent job would, and no estimate sleeps past the longest durations seen. Durations of
-finished jobs (with the ages of those still running), learned per kind, place the first poll
-just after the shortest jobs end and space the polls of a silent job evenly. While several
-videos wait, one sweep of the video list serves them all; it comes sooner when one of them
-is near its end. A video whose bar moves evenly (in steps or not, `bot.jobs.even_bar`) pins
-its own end instead: each poll comes where the next step may, which narrows its pace, until
-its end is known to within a few seconds, then the window is polled closely; as long as
-finished videos showed such bars (`Evenness`), and while its own bar fits one. Its first
-value is awaited at a spacing of its age, but no more than BLANK_VIDEO_SPACING apart while it
-is not known whether videos show values at all, unless a sweep watches for its end. A video in
-its last two steps is not slept on while the estimates of its kind are unproven: its steps
-may be uneven. A job found done at its first poll is taken to have ended about as densely
-as jobs are seen to end just after that poll, so that the shortest durations learned do
-not sink each time one is.
+kind from the jobs that finished (`bot.jobs.trust`): a bar that stalls and then jumps to
+done soon teaches the schedule to poll its kind as if it said nothing; until that is known,
+no estimate is slept on for longer than half the job's age. A bar that jumps or stalls is
+polled as if silent; a rate guessed from one or two values never sleeps longer than a silent
+job would, and no estimate sleeps past the longest durations seen. Durations of finished
+jobs (with the ages of those still running), learned per kind, place the first poll one
+spacing after the shortest jobs end (the key's, when its load widens it) and space the polls
+of a silent job evenly. While several videos wait, one sweep of the video list serves them
+all; it comes sooner when one of them is near its end. A video whose bar moves evenly (in
+steps or not, `bot.jobs.even_bar`) pins its own end instead: each poll comes where the next
+step may, which narrows its pace, until its end is known to within a few seconds, then the
+window is polled closely; as long as finished videos showed such bars (`Evenness`), and
+while its own bar fits one. Its first value is awaited at a spacing of its age, but no more
+than BLANK_VIDEO_SPACING apart while it is not known whether videos show values at all,
+unless a sweep watches for its end. A video in its last two steps is not slept on while the
+estimates of its kind are unproven: its steps may be uneven. A job found done at its first
+poll is taken to have ended about as densely as jobs are seen to end just after that poll,
+so that the shortest durations learned do not sink each time one is.
 """
 
 from __future__ import annotations
