@@ -163,11 +163,14 @@ async def run_phase(
     model: str = "default",
     rate_limit: float | None = None,
     disturb: Disturbance | None = None,
+    store_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run the real poller over these arrivals; return per-job records and call times.
 
     `disturb(sim, started)` runs beside it (a fault: an outage, ...); `rate_limit` is the
     server's limit in calls per simulated second, with a Retry-After of one simulated second.
+    `store_path`: the job store to start from (the bot restarted on what it has seen before);
+    a new, empty one by default.
     """
     config = SimulatorConfig(
         speed=speed,
@@ -177,8 +180,9 @@ async def run_phase(
         retry_after=1.0 / speed,
     )
     async with run_simulator(config) as sim, contextlib.AsyncExitStack() as stack:
-        folder = tempfile.mkdtemp(prefix="bench-poller-")
-        store = JobStore(Path(folder) / "jobs.sqlite3")
+        if store_path is None:
+            store_path = Path(tempfile.mkdtemp(prefix="bench-poller-")) / "jobs.sqlite3"
+        store = JobStore(store_path)
         sent: list[tuple[float, str, str]] = []
         answers: list[tuple[float, str, int | None]] = []
         async with MiraflowClient(
@@ -366,6 +370,12 @@ async def main() -> None:
     )
     parser.add_argument("--model", help="one progress model, with fixed pollers on its jobs")
     parser.add_argument("--fault", help="outage-refused, outage-503 or limit-429")
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=0,
+        help="with --model: first follow this many other jobs, restart on their store",
+    )
     args = parser.parse_args()
     if args.model or args.fault:
         from bench import scenarios
@@ -373,7 +383,7 @@ async def main() -> None:
         jobs = args.jobs or 200
         if args.model:
             figures = await scenarios.run_model(
-                args.model, jobs, args.speed, args.ceiling, args.seed
+                args.model, jobs, args.speed, args.ceiling, args.seed, args.warm
             )
         else:
             figures = await scenarios.run_fault(

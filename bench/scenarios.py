@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.calls import calls_per_job, percentile
@@ -26,6 +28,7 @@ MODELS = (*IMAGE_MODELS, *VIDEO_MODELS, "mixed")
 FAULTS = ("outage-refused", "outage-503", "limit-429")
 OUTAGE_START, OUTAGE_SECONDS = 60.0, 60.0
 SERVER_LIMIT = 3.0
+WARM_SEED = 1000  # the warm-up's jobs: another seed, so none of them is measured again
 
 
 def images_over(window: float, count: int, rng: random.Random) -> list[Arrival]:
@@ -112,12 +115,32 @@ def frontier_at(records: list[dict[str, Any]], calls: float, ceiling: float) -> 
     return out
 
 
-async def run_model(model: str, jobs: int, speed: float, ceiling: float, seed: int) -> dict:
+async def run_model(
+    model: str, jobs: int, speed: float, ceiling: float, seed: int, warm: int = 0
+) -> dict:
+    """Each run of `model`; with `warm`, the bot first follows that many other jobs of the
+    model (another seed) and restarts on their store, as a bot past its first day does:
+    only the jobs that follow are measured."""
     rng = random.Random(seed)
-    figures: dict[str, Any] = {"model": model, "ceiling": ceiling}
+    figures: dict[str, Any] = {"model": model, "ceiling": ceiling, "warm": warm}
+    warm_plans = dict(model_plans(model, warm, random.Random(seed + WARM_SEED))) if warm else {}
     for run, plan in model_plans(model, jobs, rng):
         run_speed = speed_for(model, run, speed)
-        phase = await run_phase(plan, run_speed, seed, ceiling, settle=None, model=model)
+        store_path = None
+        if warm:
+            store_path = Path(tempfile.mkdtemp(prefix="bench-warm-")) / "jobs.sqlite3"
+            await run_phase(
+                warm_plans[run],
+                run_speed,
+                seed + WARM_SEED,
+                ceiling,
+                settle=None,
+                model=model,
+                store_path=store_path,
+            )
+        phase = await run_phase(
+            plan, run_speed, seed, ceiling, settle=None, model=model, store_path=store_path
+        )
         records = phase["records"]
         calls_per_job(records, phase["calls"])
         kinds = sorted({r["kind"] for r in records})
