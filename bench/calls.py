@@ -45,6 +45,11 @@ def answer_recorder(answers: list[tuple[float, str, int | None]]) -> aiohttp.Tra
     return trace
 
 
+def job_id_of(path: str) -> str:
+    """The Miraflow id in a status path (`/api/image/ID`, `/api/video/ID/status`)."""
+    return path.split("/")[3]
+
+
 def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:
     by_id = Counter()
     shared = 0
@@ -52,7 +57,7 @@ def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]])
         if path == "/api/videos":
             shared += 1
             continue
-        by_id[path.split("/")[3]] += 1
+        by_id[job_id_of(path)] += 1
     videos = [r for r in records if r["kind"] == "video"]
     share = shared / len(videos) if videos else 0.0
     for record in records:
