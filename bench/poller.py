@@ -181,7 +181,8 @@ async def run_phase(
     )
     async with run_simulator(config) as sim, contextlib.AsyncExitStack() as stack:
         if store_path is None:
-            store_path = Path(tempfile.mkdtemp(prefix="bench-poller-")) / "jobs.sqlite3"
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-poller-"))
+            store_path = Path(folder) / "jobs.sqlite3"
         store = JobStore(store_path)
         sent: list[tuple[float, str, str]] = []
         answers: list[tuple[float, str, int | None]] = []

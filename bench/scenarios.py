@@ -147,42 +147,58 @@ async def run_model(
     warm_plans = dict(model_plans(model, warm, random.Random(seed + WARM_SEED))) if warm else {}
     for run, plan in model_plans(model, jobs, rng):
         run_speed = speed_for(model, run, speed)
-        store_path = None
-        if warm:
-            store_path = Path(tempfile.mkdtemp(prefix="bench-warm-")) / "jobs.sqlite3"
-            await run_phase(
-                warm_plans[run],
-                run_speed,
-                seed + WARM_SEED,
-                ceiling,
-                settle=None,
-                model=model,
-                store_path=store_path,
+        with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
+            figures[run] = await measure_run(
+                model, plan, warm_plans.get(run), run_speed, ceiling, seed, Path(folder)
             )
-        phase = await run_phase(
-            plan, run_speed, seed, ceiling, settle=None, model=model, store_path=store_path
+    return figures
+
+
+async def measure_run(
+    model: str,
+    plan: list[Arrival],
+    warm_plan: list[Arrival] | None,
+    speed: float,
+    ceiling: float,
+    seed: int,
+    folder: Path,
+) -> dict[str, Any]:
+    """One run of a model: the bot's figures and the fixed pollers' on its jobs; with
+    `warm_plan`, after the bot followed those jobs first on the same store (in `folder`)."""
+    store_path = None
+    if warm_plan is not None:
+        store_path = folder / "jobs.sqlite3"
+        await run_phase(
+            warm_plan,
+            speed,
+            seed + WARM_SEED,
+            ceiling,
+            settle=None,
+            model=model,
+            store_path=store_path,
         )
-        records = phase["records"]
-        calls_per_job(records, phase["calls"])
-        note_seen_lags(records, phase["calls"], phase["started"], run_speed)
-        kinds = sorted({r["kind"] for r in records})
-        figures[run] = {
-            "speed": run_speed,
-            "bot": {
-                kind: bot_figures(
-                    [r for r in records if r["kind"] == kind], phase["attempts"], run_speed
-                )
-                for kind in kinds
-            },
-            "fixed": fixed_figures(records, kinds, ceiling),
-        }
-        if len(kinds) == 1:
-            figures[run]["fixed_same_calls"] = frontier_at(
-                records, figures[run]["bot"][kinds[0]]["calls_per_job"], ceiling
-            )
-        figures[run]["bot"]["peak_calls_per_second"] = peak_per_second(
-            [t * run_speed for t in phase["attempts"]]
+    phase = await run_phase(
+        plan, speed, seed, ceiling, settle=None, model=model, store_path=store_path
+    )
+    records = phase["records"]
+    calls_per_job(records, phase["calls"])
+    note_seen_lags(records, phase["calls"], phase["started"], speed)
+    kinds = sorted({r["kind"] for r in records})
+    figures: dict[str, Any] = {
+        "speed": speed,
+        "bot": {
+            kind: bot_figures([r for r in records if r["kind"] == kind], phase["attempts"], speed)
+            for kind in kinds
+        },
+        "fixed": fixed_figures(records, kinds, ceiling),
+    }
+    if len(kinds) == 1:
+        figures["fixed_same_calls"] = frontier_at(
+            records, figures["bot"][kinds[0]]["calls_per_job"], ceiling
         )
+    figures["bot"]["peak_calls_per_second"] = peak_per_second(
+        [t * speed for t in phase["attempts"]]
+    )
     return figures
 
 
