@@ -54,7 +54,10 @@ class Job:
     created_at: float = 0.0
     updated_at: float = 0.0
     submitted_at: float | None = None
-    completed_at: float | None = None
+    completed_at: float | None = None  # when the bot found it done
+    # When it probably ended at Miraflow (the bot's estimate, between the last poll that saw
+    # it working and the one that saw it done): what its duration is learned from.
+    ended_at: float | None = None
     delivered_at: float | None = None
     status_edited_at: float | None = None
     # Delivered by DM (`/settings delivery`): the server channel it was asked in, its

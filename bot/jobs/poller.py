@@ -198,7 +198,8 @@ class Poller:
             log.info("video sweep failed: %s", exc)
             return
         for job in self._jobs.take(finished):
-            self._finished(job, complete=True)
+            ended = self._finished(job, complete=True)
+            self._store.update(job.id, ended_at=ended)
             await self._drop_progress_call(job.id)
             if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
@@ -289,8 +290,9 @@ class Poller:
             await self._on_poll_error(job, exc)
             return
         polls = job.polls + 1
+        ended = None
         if status.failed or status.complete:
-            self._finished(job, complete=status.complete)
+            ended = self._finished(job, complete=status.complete)
         if status.failed:
             await self._fail(job, status, polls)
         elif status.complete:
@@ -301,6 +303,7 @@ class Poller:
                 progress=100,
                 polls=polls,
                 attempts=0,
+                ended_at=ended,
             )
             if complete is not None:
                 self._deliveries.start(complete, status)
@@ -360,10 +363,12 @@ class Poller:
             self._spacings[pacer] = spacing
         return spacing
 
-    def _finished(self, job: Job, *, complete: bool) -> None:
-        self._readings.finished(job, complete=complete)
+    def _finished(self, job: Job, *, complete: bool) -> float | None:
+        """Forget a job's readings and spacing; for a complete one, when it probably ended."""
+        ended = self._readings.finished(job, complete=complete)
         for spacing in self._spacings.values():
             spacing.forget(job.id)
+        return ended
 
     def _swept(self, job: Job, client: MiraflowClient) -> bool:
         """A video (on `client`, its server's key) whose end the sweep notices: the sweep

@@ -60,11 +60,14 @@ class Readings:
         del readings[:-MAX_READINGS]
         return readings
 
-    def finished(self, job: Job, *, complete: bool) -> None:
-        """Forget a job's readings; a complete job teaches the schedule of its kind."""
+    def finished(self, job: Job, *, complete: bool) -> float | None:
+        """Forget a job's readings; a complete job teaches the schedule of its kind. For
+        one, when it probably ended (the time to keep as its `ended_at`)."""
         tracked = self._by_job.pop(job.id, None)
-        if complete:
-            now, videos = self._clock(), job.kind.makes_video
-            readings = tracked.readings if tracked is not None else []
-            running = [now - t.started for t in self._by_job.values() if t.videos == videos]
-            self._schedule.learn_finished(job.kind, readings, now - job.started_at, running)
+        if not complete:
+            return None
+        now, videos = self._clock(), job.kind.makes_video
+        readings = tracked.readings if tracked is not None else []
+        running = [now - t.started for t in self._by_job.values() if t.videos == videos]
+        ended = self._schedule.learn_finished(job.kind, readings, now - job.started_at, running)
+        return job.started_at + ended

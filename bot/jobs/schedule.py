@@ -367,9 +367,10 @@ class Learned:
         readings: Sequence[Reading],
         took: float,
         running: Sequence[float] = (),
-    ) -> None:
+    ) -> float:
         """A job found complete `took` seconds after it was submitted; `running`: the ages
-        of the jobs of its kind still running."""
+        of the jobs of its kind still running. Returns when it probably ended, in seconds
+        after it was submitted: the duration learned from it."""
         videos = kind.makes_video
         self._recent_firsts[videos].append(not readings)
         ended = self._ended(kind, readings, took)
@@ -393,6 +394,7 @@ class Learned:
                 scale = min(scale / FIRST_STEP, 1.0)
             self.first_scale[videos] = scale
             firsts.clear()
+        return ended
 
     def _ended(self, kind: JobKind, readings: Sequence[Reading], took: float) -> float:
         """When a job found complete `took` seconds in probably ended: half-way between the
@@ -453,12 +455,13 @@ class Schedule:
         readings: Sequence[Reading],
         took: float,
         running: Sequence[float] = (),
-    ) -> None:
+    ) -> float:
         """A job found complete `took` seconds after it was submitted, and what its bar
-        showed along the way; `running`: the ages of the jobs of its kind still running."""
+        showed along the way; `running`: the ages of the jobs of its kind still running.
+        Returns when it probably ended, in seconds after it was submitted."""
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         ages = [age * self.speed for age in running]
-        self.learned.note(kind, scaled, took * self.speed, ages)
+        return self.learned.note(kind, scaled, took * self.speed, ages) / self.speed
 
     def first(self, kind: JobKind, spacing: float = 0.0) -> float:
         """The first poll after the create call; `spacing`: the least spacing of the polls

@@ -129,6 +129,53 @@ async def test_one_broken_job_does_not_stop_the_others(world):
     assert store.get(broken.id).state is JobState.QUEUED
 
 
+async def test_a_finished_job_keeps_when_it_probably_ended_closer_than_when_it_was_found(
+    tmp_path,
+):
+    # Slower than the other tests: the time on the wire, the same for both, stays small
+    # beside the spacing of the polls.
+    speed = 50.0
+    async with poller_world(tmp_path, 3, speed, PollerConfig(schedule=Schedule(speed))) as world:
+        sim, store, delivery = world.sim, world.store, world.delivery
+        world.poller.start()
+        jobs = [await submit(world.service, JobKind.IMAGE, n) for n in range(12)]
+        await wait_delivered(delivery, 12)
+        finals = [store.get(job.id) for job in jobs]
+        ends = [sim.jobs[job.miraflow_job_id].complete_at for job in jobs]
+    found_late, ended_off = [], []
+    for final, ended in zip(finals, ends, strict=True):
+        assert final.submitted_at < final.ended_at <= final.completed_at
+        found_late.append(final.completed_at - ended)
+        ended_off.append(abs(final.ended_at - ended))
+    # Found done up to a poll's spacing late; the estimate is about half as far off.
+    assert sum(ended_off) < 0.8 * sum(found_late)
+
+
+async def test_a_restart_does_not_put_the_first_poll_later(tmp_path):
+    """A job found done at its first poll is stored as having ended before it: read back as
+    found-done times at a restart, the shortest durations would be the last first polls,
+    and each restart would put the first poll a spacing later."""
+    config = PollerConfig(schedule=Schedule(SPEED))
+    async with poller_world(tmp_path, 5, SPEED, config) as world:
+        sim, poller, client = world.sim, world.poller, world.client
+        # No bar, lognormal 3-120 s: the first poll is placed by the shortest durations.
+        sim.config.progress_model = "none"
+        poller.start()
+        for n in range(40):
+            await submit(world.service, JobKind.IMAGE, n)
+        await wait_delivered(world.delivery, 40)
+        before = poller.first_poll_delay(JobKind.IMAGE, client)
+        await poller.stop()
+
+        restarted_config = PollerConfig(schedule=Schedule(SPEED))
+        restarted = Poller(
+            world.store, client, world.delivery, RecordingFrontend(), restarted_config
+        )
+        restarted._readings.tidy()  # what its loop does first: learn the store's durations
+        after = restarted.first_poll_delay(JobKind.IMAGE, client)
+    assert after == pytest.approx(before, rel=0.02)
+
+
 async def test_a_sweep_of_the_video_list_finds_every_finished_video(world):
     sim = world.sim
     client = world.client
@@ -150,6 +197,9 @@ async def test_a_sweep_of_the_video_list_finds_every_finished_video(world):
         r for r in sim.requests if r.time >= finished_at and r.path.endswith("/status")
     ]
     assert status_calls_after == [], "the sweep, not per-video polls, noticed them"
+    for job in jobs:  # what their durations are learned from after a restart
+        final = store.get(job.id)
+        assert finished_at - 1.0 < final.ended_at <= final.completed_at
 
 
 async def test_a_video_the_sweep_finishes_during_its_own_status_call_is_delivered_at_once(world):

@@ -125,6 +125,7 @@ def test_every_job_field_survives_the_round_trip(store: Store) -> None:
         "updated_at": T0 + 2.5,
         "submitted_at": T0 + 0.5,
         "completed_at": T0 + 3.5,
+        "ended_at": T0 + 3.25,
         "delivered_at": T0 + 4.5,
         "status_edited_at": T0 + 5.5,
         "asked_channel_id": 2**62 + 7,
@@ -134,6 +135,20 @@ def test_every_job_field_survives_the_round_trip(store: Store) -> None:
     store.update(job.id, **values)
 
     assert store.get(job.id) == Job(id=job.id, **values)
+
+
+def test_durations_run_to_when_jobs_probably_ended_else_to_when_they_were_found_done(
+    store: Store,
+) -> None:
+    estimated, found_only = new_job(store), new_job(store)
+    for job in (estimated, found_only):
+        store.mark_submitted(job.id, f"mf-{job.id}", T0, now=T0)
+    # Found done 12 s in, having last been seen working 8 s in: it ended about 10 s in.
+    store.set_state(estimated.id, JobState.COMPLETE, now=T0 + 12.0, ended_at=T0 + 10.0)
+    store.set_state(found_only.id, JobState.COMPLETE, now=T0 + 20.0)  # as before schema v6
+
+    assert sorted(store.recent_durations(JobKind.IMAGE, 10)) == [10.0, 20.0]
+    assert store.get(estimated.id).completed_at == T0 + 12.0
 
 
 def test_get_of_a_missing_job_is_none(store: Store) -> None:

@@ -181,11 +181,13 @@ class JobRows(SqlRows):
         )
 
     def recent_durations(self, kind: JobKind, limit: int) -> list[float]:
-        """Seconds from submission to completion of the last `limit` jobs of `kind` Miraflow
-        finished, newest first (videos found with `/videos get` were not made here).
-        Not indexed: callers cache it."""
+        """Seconds from submission to the end of the last `limit` jobs of `kind` Miraflow
+        finished, newest first (videos found with `/videos get` were not made here): to
+        when each probably ended (`ended_at`), or, where that was not kept, to when it was
+        found done. Not indexed: callers cache it."""
         rows = self._read(
-            "SELECT completed_at - submitted_at FROM jobs WHERE kind = ? AND source != ?"
+            "SELECT coalesce(ended_at, completed_at) - submitted_at FROM jobs"
+            " WHERE kind = ? AND source != ?"
             " AND completed_at IS NOT NULL AND submitted_at IS NOT NULL"
             " ORDER BY completed_at DESC LIMIT ?",
             [JobKind(kind).value, JobSource.VIDEOS_GET.value, limit],

@@ -107,12 +107,21 @@ CREATE INDEX jobs_guild_created ON jobs (guild_id, created_at);
 ALTER TABLE jobs ADD COLUMN asked_channel_id INTEGER;
 """
 
+# v6: when a finished job probably ended (the bot's estimate), beside when it was found done:
+# durations learned from the store at a start are read from it (found-done times run late by
+# up to a poll's spacing, and a job found done at its first poll would put the shortest
+# durations, and so the first polls, later at each restart).
+_V6_ENDED_AT = """
+ALTER TABLE jobs ADD COLUMN ended_at REAL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_JOBS,
     _V2_DEFAULTS_AND_META,
     _V3_RESULT_CHANNEL,
     _V4_SOURCE,
     _V5_GUILD_SETTINGS,
+    _V6_ENDED_AT,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
