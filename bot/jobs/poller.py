@@ -29,6 +29,7 @@ from bot.jobs.deliveries import Deliveries
 from bot.jobs.delivery import Delivery
 from bot.jobs.frontend import Frontend, Notice, Outcome, tell
 from bot.jobs.held import Backoff
+from bot.jobs.kept_spacing import KeptSpacing
 from bot.jobs.models import WAITING_STATES, Job, JobKind, JobState
 from bot.jobs.pacing import NETWORK_ALLOWANCE, PRIORITY, Pacer, Pacers
 from bot.jobs.readings import Readings
@@ -107,8 +108,10 @@ class Poller:
         self._sweep = VideoSweep(store, client, config.schedule, clock)
         self._sweep_task: asyncio.Task[None] | None = None
         self._progress_calls: set[int] = set()  # swept videos whose own status call is out
-        # Per key: the least spacing of image polls while its ceiling is the limit.
+        # Per key: the least spacing of image polls while its ceiling is the limit; the bot's
+        # own key's is kept across restarts.
         self._spacings: weakref.WeakKeyDictionary[Pacer, LoadSpacing] = weakref.WeakKeyDictionary()
+        self._kept_spacing = KeptSpacing(store, clock, config.schedule.speed)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -353,13 +356,21 @@ class Poller:
     def _spaced(self, job: Job, delay: float, client: MiraflowClient) -> float:
         """An image's next poll, no closer than its key's (`client`'s) load lets polls be
         spaced evenly."""
-        return self._spacing_of(client).spaced(job.id, delay, self._pacers.of(client).rate)
+        pacer = self._pacers.of(client)
+        spacing = self._spacing_of(client)
+        delay = spacing.spaced(job.id, delay, pacer.rate)
+        if pacer is self._pacers.of(self._client):
+            self._kept_spacing.note(spacing.floor)
+        return delay
 
     def _spacing_of(self, client: MiraflowClient) -> LoadSpacing:
         pacer = self._pacers.of(client)
         spacing = self._spacings.get(pacer)
         if spacing is None:
-            spacing = LoadSpacing(IMAGE_POLICY.tail, self._clock, self._config.schedule.speed)
+            own = pacer is self._pacers.of(self._client)
+            floor = self._kept_spacing.restore() if own else 0.0
+            speed = self._config.schedule.speed
+            spacing = LoadSpacing(IMAGE_POLICY.tail, self._clock, speed, floor)
             self._spacings[pacer] = spacing
         return spacing
 

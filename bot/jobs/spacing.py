@@ -33,7 +33,10 @@ class LoadSpacing:
     """The least spacing of one key's image polls; times on the poller's clock, durations
     given in seconds of the schedule's clock `speed` times faster."""
 
-    def __init__(self, tail: float, clock: Callable[[], float], speed: float = 1.0) -> None:
+    def __init__(
+        self, tail: float, clock: Callable[[], float], speed: float = 1.0, floor: float = 0.0
+    ) -> None:
+        """`floor`: the spacing to start from (one kept from before a restart)."""
         self._tail = tail / speed
         self._clock = clock
         self._speed = speed
@@ -41,7 +44,7 @@ class LoadSpacing:
         self._demand = 0.0  # sum of the weights
         self._average = 0.0
         self._weight = 0.0  # of the average so far: the first minute is not read as idle
-        self._floor = 0.0
+        self._floor = floor
         self._at: float | None = None
         self._pruned_at = clock()
 

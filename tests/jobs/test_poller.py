@@ -281,6 +281,24 @@ async def test_an_images_first_poll_waits_for_the_spacing_of_its_key(tmp_path):
         assert video == pytest.approx(config.schedule.first(JobKind.VIDEO))
 
 
+async def test_a_restarted_poller_keeps_its_keys_spacing_and_a_servers_key_starts_afresh(
+    tmp_path,
+):
+    config = PollerConfig(calls_per_second=2.0, schedule=Schedule(SPEED))
+    async with poller_world(tmp_path, 3, SPEED, config) as world:
+        poller, client, store = world.poller, world.client, world.store
+        # Twenty images asking for polls at the tail: more than 2 calls a second serve.
+        for job_id in range(1000, 1020):
+            poller._spaced(SimpleNamespace(id=job_id), IMAGE_POLICY.tail / SPEED, client)
+        floor = poller._spacing_of(client).floor
+        assert floor > 2 * IMAGE_POLICY.tail / SPEED
+
+        restarted = Poller(store, client, world.delivery, RecordingFrontend(), config)
+        assert restarted._spacing_of(client).floor == pytest.approx(floor, rel=0.06)
+        async with MiraflowClient("a-servers-key", base_url=world.sim.base_url) as servers:
+            assert restarted._spacing_of(servers).floor == 0.0
+
+
 async def test_a_429_pauses_polling_for_its_retry_after(tmp_path):
     async with run_simulator(SimulatorConfig(speed=SPEED, seed=4)) as sim:
         store = JobStore(tmp_path / "jobs.sqlite3")
