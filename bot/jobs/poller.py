@@ -9,7 +9,8 @@ ceiling, Retry-After, outages). A complete job is handed to a delivery task of i
 (`bot.jobs.deliveries`), so a stuck download never holds up polling. When the store cannot
 be written, a job's backoff is kept in memory instead (`bot.jobs.held`). What the poller
 sees of each bar teaches the schedule (`bot.jobs.readings`). While a key's ceiling is the
-limit, its image polls are spaced evenly by the load it has seen (`bot.jobs.spacing`).
+limit, its image polls are spaced evenly by the load it has seen (`bot.jobs.spacing`); the
+bot's own key's spacing survives a restart (`bot.jobs.kept_spacing`).
 """
 
 from __future__ import annotations
