@@ -203,7 +203,10 @@ class Poller:
             return
         for job in self._jobs.take(finished):
             ended = self._finished(job, complete=True)
-            self._store.update(job.id, ended_at=ended)
+            try:  # only what its duration is learned from at a start: not worth a delivery
+                self._store.update(job.id, ended_at=ended)
+            except Exception:
+                log.warning("job %s: when it ended could not be kept", job.id, exc_info=True)
             await self._drop_progress_call(job.id)
             if self._may_start(job.id, self._clock()):  # else still due once it is done
                 self._start_handling(job)
