@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from bot.jobs.spacing import RELEASE_HALF_LIFE
+from bot.jobs.spacing import let_go
 from bot.jobs.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,5 +69,4 @@ class KeptSpacing:
 
     def _now_of(self, kept: tuple[float, float]) -> float:
         spacing, at = kept
-        elapsed = max(0.0, self._clock() - at) * self._speed
-        return spacing * 0.5 ** (elapsed / RELEASE_HALF_LIFE)
+        return let_go(spacing, max(0.0, self._clock() - at) * self._speed)

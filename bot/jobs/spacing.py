@@ -29,6 +29,11 @@ RELEASE_HALF_LIFE = 1800.0
 STALE_AFTER = 60.0
 
 
+def let_go(spacing: float, elapsed: float) -> float:
+    """A spacing `elapsed` seconds (of the schedule's clock) after it was reached."""
+    return spacing * 0.5 ** (elapsed / RELEASE_HALF_LIFE)
+
+
 class LoadSpacing:
     """The least spacing of one key's image polls; times on the poller's clock, durations
     given in seconds of the schedule's clock `speed` times faster."""
@@ -80,7 +85,7 @@ class LoadSpacing:
         share = 1.0 - math.exp(-elapsed / LOAD_MEMORY)
         self._average += share * (self._demand - self._average)
         self._weight += share * (1.0 - self._weight)
-        self._floor *= 0.5 ** (elapsed / RELEASE_HALF_LIFE)
+        self._floor = let_go(self._floor, elapsed)
 
     def _prune(self, now: float) -> None:
         stale = STALE_AFTER / self._speed

@@ -1,4 +1,5 @@
-"""A recording stand-in for the Discord side: the engine's tests need no Discord at all."""
+"""A recording stand-in for the Discord side (the engine's tests need no Discord at all), and
+a clock the tests move by hand."""
 
 from __future__ import annotations
 
@@ -44,3 +45,13 @@ class RecordingFrontend:
             if job_id == job.id:
                 return Posted(message_id=1000 + job.id, channel_id=job.channel_id)
         return None
+
+
+class Clock:
+    """A clock that stands still until a test moves `now`."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

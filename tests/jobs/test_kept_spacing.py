@@ -13,14 +13,7 @@ from bot.jobs.kept_spacing import META_KEY, KeptSpacing
 from bot.jobs.spacing import RELEASE_HALF_LIFE
 from bot.jobs.store import Store
 from tests.jobs.conftest import OpenStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.jobs.fakes import Clock
 
 
 def test_nothing_kept_is_no_spacing(store: Store) -> None:

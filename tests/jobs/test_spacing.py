@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs.spacing import LOAD_MEMORY, RELEASE_HALF_LIFE, UTILISATION, LoadSpacing
+from tests.jobs.fakes import Clock
 
 TAIL = 1.5
 RATE = 10.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def ask_all(spacing: LoadSpacing, jobs: range, delay: float = TAIL) -> list[float]:
