@@ -45,19 +45,22 @@ def answer_recorder(answers: list[tuple[float, str, int | None]]) -> aiohttp.Tra
     return trace
 
 
+SWEEP_PATH = "/api/videos"  # one call for every video: no job's own
+
+
 def job_id_of(path: str) -> str:
     """The Miraflow id in a status path (`/api/image/ID`, `/api/video/ID/status`)."""
     return path.split("/")[3]
 
 
+def own_calls(calls: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The status calls that ask after one job: (when, its Miraflow id), sweeps left out."""
+    return [(at, job_id_of(path)) for at, path in calls if path != SWEEP_PATH]
+
+
 def calls_per_job(records: list[dict[str, Any]], calls: list[tuple[float, str]]) -> None:
-    by_id = Counter()
-    shared = 0
-    for _, path in calls:
-        if path == "/api/videos":
-            shared += 1
-            continue
-        by_id[job_id_of(path)] += 1
+    by_id = Counter(job_id for _, job_id in own_calls(calls))
+    shared = sum(1 for _, path in calls if path == SWEEP_PATH)
     videos = [r for r in records if r["kind"] == "video"]
     share = shared / len(videos) if videos else 0.0
     for record in records:

@@ -13,10 +13,11 @@ import math
 import random
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench.calls import calls_per_job, job_id_of, percentile
+from bench.calls import calls_per_job, own_calls, percentile
 from bench.fixed import Timeline, peak_per_second, run_fixed, same_calls
 from bench.poller import Arrival, Disturbance, run_phase
 from bot.jobs.models import JobKind
@@ -72,10 +73,7 @@ def note_seen_lags(
     the status call that saw it done left (its last), in simulated seconds. The bot's own
     `lag` runs on to the hand-over, through the answer's way back and its handling, which
     the exactly evaluated fixed pollers are spared. Videos: None (a sweep may see them)."""
-    last_sent: dict[str, float] = {}
-    for at, path in calls:
-        if path != "/api/videos":
-            last_sent[job_id_of(path)] = at
+    last_sent = {job_id: at for at, job_id in own_calls(calls)}  # each job's last call
     for record in records:
         sent = last_sent.get(record["miraflow_id"])
         seen = record["kind"] == "image" and sent is not None and record["lag"] is not None
@@ -147,9 +145,17 @@ async def run_model(
     warm_plans = dict(model_plans(model, warm, random.Random(seed + WARM_SEED))) if warm else {}
     for run, plan in model_plans(model, jobs, rng):
         run_speed = speed_for(model, run, speed)
-        with tempfile.TemporaryDirectory(prefix="bench-model-") as folder:
+        warm_plan = warm_plans.get(run)
+        # The warm-up's store, kept for the run that follows: a folder only with a warm-up.
+        keeps = (
+            nullcontext()
+            if warm_plan is None
+            else tempfile.TemporaryDirectory(prefix="bench-model-")
+        )
+        with keeps as folder:
+            store_path = Path(folder) / "jobs.sqlite3" if folder else None
             figures[run] = await measure_run(
-                model, plan, warm_plans.get(run), run_speed, ceiling, seed, Path(folder)
+                model, plan, warm_plan, run_speed, ceiling, seed, store_path
             )
     return figures
 
@@ -161,13 +167,11 @@ async def measure_run(
     speed: float,
     ceiling: float,
     seed: int,
-    folder: Path,
+    store_path: Path | None,
 ) -> dict[str, Any]:
     """One run of a model: the bot's figures and the fixed pollers' on its jobs; with
-    `warm_plan`, after the bot followed those jobs first on the same store (in `folder`)."""
-    store_path = None
+    `warm_plan`, after the bot followed those jobs first on the same store (`store_path`)."""
     if warm_plan is not None:
-        store_path = folder / "jobs.sqlite3"
         await run_phase(
             warm_plan,
             speed,

@@ -1,10 +1,12 @@
 """The lag of an image counted as the fixed pollers' is (`bench.scenarios.note_seen_lags`):
-from its completion to the instant the status call that saw it done left."""
+from its completion to the instant the status call that saw it done left; and what counts
+as a job's own call (`bench.calls.own_calls`)."""
 
 from __future__ import annotations
 
 import pytest
 
+from bench.calls import calls_per_job
 from bench.scenarios import bot_figures, note_seen_lags
 
 STARTED, SPEED = 1000.0, 10.0  # real seconds, simulated seconds per real second
@@ -34,3 +36,20 @@ def test_videos_and_undelivered_jobs_have_no_seen_lag() -> None:
     note_seen_lags([video, lost], calls, STARTED, SPEED)
     assert video["seen_lag"] is None and lost["seen_lag"] is None
     assert "seen_lag_p95" not in bot_figures([video], [], SPEED)
+
+
+def test_a_sweep_of_the_video_list_is_no_jobs_own_call() -> None:
+    videos = [
+        {"kind": "video", "miraflow_id": name, "done": 5.0, "lag": 1.0} for name in ("v", "w")
+    ]
+    picture = image("a", 5.0, 1.0)
+    calls = [
+        (STARTED + 0.3, "/api/video/v/status"),
+        (STARTED + 0.4, "/api/videos"),
+        (STARTED + 0.5, "/api/image/a"),
+        (STARTED + 0.9, "/api/videos"),  # after a's last call: not the one that saw a done
+    ]
+    calls_per_job([*videos, picture], calls)
+    assert [r["calls"] for r in [*videos, picture]] == [2.0, 1.0, 1.0]  # sweeps shared by videos
+    note_seen_lags([picture], calls, STARTED, SPEED)
+    assert picture["seen_lag"] == pytest.approx(0.0)
