@@ -15,6 +15,7 @@ store, cached a minute per kind: the query is not indexed, about 40 ms over 100,
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import deque
@@ -186,6 +187,15 @@ class Durations:
             return self._longest  # past every finished one: at least as long as any seen
         index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
         return self._sorted[index]
+
+    def share_within(self, elapsed: float) -> float:
+        """The share of jobs of the kind done within `elapsed` seconds, as these durations
+        say; never quite 0 or 1 (the next job may be the shortest or the longest yet)."""
+        if self._shares is not None:
+            share = max((s for d, s in self._shares if d <= elapsed), default=0.0)
+            count = len(self._sorted)
+            return (share * count + 1) / (count + 2)
+        return (bisect.bisect_right(self._sorted, elapsed) + 1) / (len(self._sorted) + 2)
 
     @property
     def median(self) -> float:

@@ -53,8 +53,9 @@ class Readings:
     def add(self, job: Job, elapsed: float, progress: int | None) -> list[Reading]:
         """Note what a status call showed; the job's last readings."""
         tracked = self._by_job.get(job.id)
-        if tracked is None:
+        if tracked is None:  # its first answer since this start: no readings yet
             tracked = self._by_job[job.id] = Tracked(job.kind.makes_video, job.started_at)
+            self._schedule.first_answer_running(job.kind, elapsed)
         readings = tracked.readings
         readings.append(Reading(elapsed, progress))
         del readings[:-MAX_READINGS]

@@ -21,11 +21,14 @@ than BLANK_VIDEO_SPACING apart while it is not known whether videos show values 
 unless a sweep watches for its end. A video in its last two steps is not slept on while the
 estimates of its kind are unproven: its steps may be uneven. A job found done at its first
 poll is taken to have ended about as densely as jobs are seen to end just after that poll,
-so that the shortest durations learned do not sink each time one is.
+so that the shortest durations learned do not sink each time one is; when far more jobs are
+done at their first poll than the durations learned expect, the jobs have become shorter
+(`bot.jobs.first_answers`) and only the last few durations are kept.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections import deque
@@ -51,8 +54,12 @@ from bot.jobs.even_bar import (
     tolerance,
     values_shown,
 )
+from bot.jobs.first_answers import WINDOW as FIRST_ANSWERS
+from bot.jobs.first_answers import FirstAnswers
 from bot.jobs.models import JobKind
 from bot.jobs.trust import Trust
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,8 @@ FIRST_SCALE_MIN = 0.3
 FIRST_DENSITY_SPAN = 0.5
 FIRST_RECENT = 20
 FIRST_SHORTER_AFTER = 2
+# Durations learned before first answers are judged against them (`FirstAnswers`).
+FIRST_ANSWERS_FROM = 50
 
 ERROR_BACKOFF_BASE = 2.0
 ERROR_BACKOFF_CAP = 300.0
@@ -349,6 +358,7 @@ class Learned:
             False: deque[bool](maxlen=FIRST_RECENT),
             True: deque(maxlen=FIRST_RECENT),
         }
+        self.first_answers = {False: FirstAnswers(), True: FirstAnswers()}
 
     def of(self, kind: JobKind) -> Durations:
         return self.videos if kind.makes_video else self.images
@@ -372,6 +382,8 @@ class Learned:
         of the jobs of its kind still running. Returns when it probably ended, in seconds
         after it was submitted: the duration learned from it."""
         videos = kind.makes_video
+        if not readings:
+            self.first_answer(kind, took, done=True)
         self._recent_firsts[videos].append(not readings)
         ended = self._ended(kind, readings, took)
         # Judged with the curve as it was while the job ran, before the job teaches it.
@@ -395,6 +407,27 @@ class Learned:
             self.first_scale[videos] = scale
             firsts.clear()
         return ended
+
+    def first_answer(self, kind: JobKind, elapsed: float, done: bool) -> None:
+        """A job's first status answer, `elapsed` seconds after it was submitted: `done`,
+        or still running. When far more jobs are done at it than the durations learned
+        expect (`FirstAnswers`), those durations no longer describe the jobs: only the
+        last few are kept, and the first poll is placed afresh from them."""
+        videos = kind.makes_video
+        seen = self.of(kind)
+        if len(seen) < FIRST_ANSWERS_FROM:
+            return
+        answers = self.first_answers[videos]
+        answers.add(done, seen.share_within(elapsed))
+        if answers.sooner_than_learned():
+            log.info(
+                "%s end sooner than the %d durations learned: learning them afresh",
+                "videos" if videos else "images",
+                len(seen),
+            )
+            recent = list(self._samples[videos])[-FIRST_ANSWERS:]
+            self.set_durations(videos, recent)
+            answers.clear()
 
     def _ended(self, kind: JobKind, readings: Sequence[Reading], took: float) -> float:
         """When a job found complete `took` seconds in probably ended: half-way between the
@@ -462,6 +495,11 @@ class Schedule:
         scaled = [Reading(r.elapsed * self.speed, r.progress) for r in readings]
         ages = [age * self.speed for age in running]
         return self.learned.note(kind, scaled, took * self.speed, ages) / self.speed
+
+    def first_answer_running(self, kind: JobKind, elapsed: float) -> None:
+        """A job still running at its first status answer, `elapsed` seconds after it was
+        submitted (`Learned.first_answer`; one found done there teaches it by finishing)."""
+        self.learned.first_answer(kind, elapsed * self.speed, done=False)
 
     def first(self, kind: JobKind, spacing: float = 0.0) -> float:
         """The first poll after the create call; `spacing`: the least spacing of the polls

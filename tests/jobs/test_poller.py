@@ -176,6 +176,28 @@ async def test_a_restart_does_not_put_the_first_poll_later(tmp_path):
     assert after == pytest.approx(before, rel=0.02)
 
 
+async def test_when_jobs_become_much_shorter_than_learned_the_first_poll_follows_them(tmp_path):
+    """Jobs found done at their first poll are learned as ending no sooner than half of it:
+    without a check of how many are, the first poll stays at about two spacings however
+    short the jobs have become, held there by all the durations learned before."""
+    config = PollerConfig(schedule=Schedule(SPEED))
+    async with poller_world(tmp_path, 5, SPEED, config) as world:
+        sim, poller, client = world.sim, world.poller, world.client
+        sim.config.progress_model = "none"  # no bar, lognormal 3-120 s
+        poller.start()
+        for n in range(200):
+            await submit(world.service, JobKind.IMAGE, n)
+        await wait_delivered(world.delivery, 200)
+        learned = poller.first_poll_delay(JobKind.IMAGE, client) * SPEED
+        sim.config.progress_model = "none-short"  # the same, a quarter as long: 1-30 s
+        for n in range(200, 230):
+            await submit(world.service, JobKind.IMAGE, n)
+        await wait_delivered(world.delivery, 230)
+        after = poller.first_poll_delay(JobKind.IMAGE, client) * SPEED
+    # Without the check: 0.89-0.93 of what it was; with it, about 0.6.
+    assert after < 0.75 * learned
+
+
 async def test_a_sweep_of_the_video_list_finds_every_finished_video(world):
     sim = world.sim
     client = world.client

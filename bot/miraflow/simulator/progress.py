@@ -7,6 +7,8 @@ from several models (``SimulatorConfig.progress_model``, ``simulate --progress-m
 - ``linear``: images 5-60 s, progress proportional to the time worked;
 - ``fast-then-crawl``: images 8-40 s, 90 % at about 20 % of the time (jittered), then a crawl;
 - ``none``: images lognormal 3-120 s, progress absent or 0 until done;
+- ``none-short``: the same, a quarter as long (lognormal 1-30 s), as when Miraflow's queue
+  has emptied: for a bot that learned ``none`` first (`bench/poller.py --warm-model`);
 - ``stalls-then-jumps``: images 10-90 s, flat stretches broken by sudden jumps;
 - ``very-fast``: images 1-3 s;
 - ``slow-then-fast``: images 5-60 s whose bar creeps, then speeds up (the cube of the share
@@ -154,8 +156,8 @@ def uneven_steps_curve(queue: float, rng: random.Random, step: float = 10.0) -> 
     return curve
 
 
-def lognormal_seconds(rng: random.Random, low: float, high: float) -> float:
-    return min(max(rng.lognormvariate(math.log(15.0), 0.9), low), high)
+def lognormal_seconds(rng: random.Random, low: float, high: float, median: float) -> float:
+    return min(max(rng.lognormvariate(math.log(median), 0.9), low), high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,7 @@ class ImageModel:
     curve: Callable[[float, random.Random], Curve]
     jitter: float = 0.0
     lognormal: bool = False
+    median: float = 15.0  # of a lognormal duration, before it is held to `seconds`
 
 
 IMAGE_MODELS: dict[str, ImageModel] = {
@@ -171,6 +174,9 @@ IMAGE_MODELS: dict[str, ImageModel] = {
     "linear": ImageModel((5.0, 60.0), lambda q, _r: linear_curve(q)),
     "fast-then-crawl": ImageModel((8.0, 40.0), fast_then_crawl_curve, 1.0),
     "none": ImageModel((3.0, 120.0), lambda _q, r: no_progress_curve(r), lognormal=True),
+    "none-short": ImageModel(
+        (1.0, 30.0), lambda _q, r: no_progress_curve(r), lognormal=True, median=15.0 / 4
+    ),
     "stalls-then-jumps": ImageModel((10.0, 90.0), stalls_then_jumps_curve),
     "very-fast": ImageModel((1.0, 3.0), lambda q, _r: linear_curve(q)),
     "slow-then-fast": ImageModel((5.0, 60.0), lambda q, _r: slow_then_fast_curve(q)),
@@ -207,5 +213,8 @@ def plan(
         name = "default"
     image = IMAGE_MODELS[name]
     low, high = image.seconds if image.seconds is not None else configured
-    duration = lognormal_seconds(rng, low, high) if image.lognormal else rng.uniform(low, high)
+    if image.lognormal:
+        duration = lognormal_seconds(rng, low, high, image.median)
+    else:
+        duration = rng.uniform(low, high)
     return duration, lambda q, r: sampled(image.curve(q, r), r, image.jitter)
