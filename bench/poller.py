@@ -377,6 +377,9 @@ async def main() -> None:
         default=0,
         help="with --model: first follow this many other jobs, restart on their store",
     )
+    parser.add_argument(
+        "--warm-model", help="with --warm: the progress model of those jobs (default: --model)"
+    )
     args = parser.parse_args()
     if args.model or args.fault:
         from bench import scenarios
@@ -384,7 +387,7 @@ async def main() -> None:
         jobs = args.jobs or 200
         if args.model:
             figures = await scenarios.run_model(
-                args.model, jobs, args.speed, args.ceiling, args.seed, args.warm
+                args.model, jobs, args.speed, args.ceiling, args.seed, args.warm, args.warm_model
             )
         else:
             figures = await scenarios.run_fault(

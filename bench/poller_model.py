@@ -2,6 +2,7 @@
 in seconds, where `bench/poller.py` takes a minute a run.
 
     python bench/poller_model.py --model none --jobs 200 --seeds 12 [--no-spacing]
+        [--warm 200 [--warm-model none]]
 
 Jobs are drawn and arrive as in `bench/poller.py --model NAME` (images, uniform over 1.5 s
 a job); the schedule's own pure functions (`bot.jobs.schedule`, learning from each job it
@@ -11,7 +12,9 @@ go in the order they are due, at most `ceiling` calls in any window of 1.02 s an
 more than twice as close as an even spread (`bot.jobs.pacing`). Not modelled: time on the
 wire, the poller's cap on calls in flight, and a busy event loop, so absolute figures sit
 a little under the benchmark's; the comparison with the fixed poller making as many calls
-(`bench.fixed.same_calls`, free of the ceiling) is what it is for.
+(`bench.fixed.same_calls`, free of the ceiling) is what it is for. With `--warm`, the bot
+restarts on what a warm-up left, as in the benchmark: the durations it learned (as its
+store keeps them) and its key's spacing.
 
 The last line is the figures as JSON.
 """
@@ -33,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.calls import percentile
 from bench.fixed import Timeline, same_calls
+from bench.scenarios import WARM_SEED
 from bot.jobs.estimate import MAX_READINGS, Reading
 from bot.jobs.models import JobKind
 from bot.jobs.pacing import BUNCHING, NETWORK_ALLOWANCE, SLACK
+from bot.jobs.readings import STORE_DURATIONS
 from bot.jobs.schedule import IMAGE_POLICY, Learned, first_poll_delay, next_poll
 from bot.jobs.spacing import LoadSpacing
 from bot.miraflow.simulator import SimulatorConfig
@@ -80,19 +85,52 @@ class Figures:
         return self.lag_p95 / self.fixed_same_calls_p95
 
 
-def run(model: str, jobs: int, seed: int, *, spaced: bool = True, ceiling: float = 10.0) -> Figures:
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What a restarted bot starts from: the durations its store holds, its key's spacing."""
+
+    durations: list[float]
+    spacing: float
+
+
+def run(
+    model: str,
+    jobs: int,
+    seed: int,
+    *,
+    spaced: bool = True,
+    ceiling: float = 10.0,
+    warm: tuple[str, int] | None = None,
+) -> Figures:
+    """`warm`: first follow that many jobs of that model (another seed), then restart on
+    what they left (as `bench/poller.py --warm N --warm-model NAME`)."""
+    kept = None
+    if warm is not None:
+        warm_model, warm_jobs = warm
+        _, kept = follow(warm_model, warm_jobs, seed + WARM_SEED, spaced, ceiling, None)
+    figures, _ = follow(model, jobs, seed, spaced, ceiling, kept)
+    return figures
+
+
+def follow(
+    model: str, jobs: int, seed: int, spaced: bool, ceiling: float, kept: Kept | None
+) -> tuple[Figures, Kept]:
     rng = random.Random(seed)
     config = SimulatorConfig(progress_model=model)
     arrivals = sorted(rng.uniform(0, jobs * 1.5) for _ in range(jobs))
     sims = [new_job(rng, "image", {}, config, now=0.0) for _ in arrivals]
     learned = Learned()
+    if kept is not None:
+        learned.set_durations(False, kept.durations[-STORE_DURATIONS:])
     pacer = ModelPacer(ceiling)
     now = 0.0
-    spacing = LoadSpacing(IMAGE_POLICY.tail, lambda: now)
+    floor = kept.spacing if kept is not None else 0.0
+    spacing = LoadSpacing(IMAGE_POLICY.tail, lambda: now, floor=floor)
     due: list[tuple[float, int]] = []
     readings: list[list[Reading]] = [[] for _ in arrivals]
     calls = [0] * jobs
     lags: list[float] = []
+    durations: list[float] = []
     created = 0
     while created < jobs or due:
         arriving = arrivals[created] if created < jobs else math.inf
@@ -112,9 +150,12 @@ def run(model: str, jobs: int, seed: int, *, spaced: bool = True, ceiling: float
         status = sims[n].status_at(age)
         if status.is_terminal:
             lags.append(age - sims[n].duration)
-            learned.note(IMAGE, readings[n], age, [now - arrivals[m] for _, m in due])
+            running = [now - arrivals[m] for _, m in due]
+            durations.append(learned.note(IMAGE, readings[n], age, running))
             spacing.forget(n)
             continue
+        if not readings[n]:
+            learned.first_answer(IMAGE, age, done=False)
         readings[n].append(Reading(age, status.progress))
         del readings[n][:-MAX_READINGS]
         seen, curve, trust = learned.of(IMAGE), learned.curve_of(IMAGE), learned.trust[False]
@@ -124,7 +165,8 @@ def run(model: str, jobs: int, seed: int, *, spaced: bool = True, ceiling: float
         heapq.heappush(due, (now + delay, n))
     timelines = [Timeline(a, a + job.duration) for a, job in zip(arrivals, sims, strict=True)]
     per_job = sum(calls) / jobs
-    return Figures(per_job, percentile(lags, 95), same_calls(timelines, per_job, None).p95_lag)
+    figures = Figures(per_job, percentile(lags, 95), same_calls(timelines, per_job, None).p95_lag)
+    return figures, Kept(durations, spacing.floor)
 
 
 def main() -> None:
@@ -133,10 +175,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=12)
     parser.add_argument("--no-spacing", action="store_true", help="the poller without its spacing")
+    parser.add_argument("--warm", type=int, default=0, help="first follow this many other jobs")
+    parser.add_argument("--warm-model", help="the model of those jobs (default: --model)")
     args = parser.parse_args()
+    warm = (args.warm_model or args.model, args.warm) if args.warm else None
     runs = []
     for seed in range(1, args.seeds + 1):
-        figures = run(args.model, args.jobs, seed, spaced=not args.no_spacing)
+        figures = run(args.model, args.jobs, seed, spaced=not args.no_spacing, warm=warm)
         runs.append({"seed": seed, **asdict(figures), "ratio": round(figures.ratio, 3)})
         print(
             f"seed {seed}: {figures.calls_per_job:.2f} calls/job, p95 {figures.lag_p95:.2f} s, "
@@ -148,6 +193,7 @@ def main() -> None:
         "model": args.model,
         "jobs": args.jobs,
         "spacing": not args.no_spacing,
+        "warm": list(warm) if warm else None,
         "calls_per_job": round(statistics.mean(r["calls_per_job"] for r in runs), 2),
         "ratio_to_fixed_mean": round(statistics.mean(ratios), 3),
         "ratio_to_fixed_worst": max(ratios),

@@ -135,14 +135,24 @@ def frontier_at(records: list[dict[str, Any]], calls: float, ceiling: float) -> 
 
 
 async def run_model(
-    model: str, jobs: int, speed: float, ceiling: float, seed: int, warm: int = 0
+    model: str,
+    jobs: int,
+    speed: float,
+    ceiling: float,
+    seed: int,
+    warm: int = 0,
+    warm_model: str | None = None,
 ) -> dict:
     """Each run of `model`; with `warm`, the bot first follows that many other jobs of the
-    model (another seed) and restarts on their store, as a bot past its first day does:
-    only the jobs that follow are measured."""
+    model (another seed), or of `warm_model`, and restarts on their store, as a bot past
+    its first day does: only the jobs that follow are measured."""
     rng = random.Random(seed)
+    warm_model = warm_model or model
     figures: dict[str, Any] = {"model": model, "ceiling": ceiling, "warm": warm}
-    warm_plans = dict(model_plans(model, warm, random.Random(seed + WARM_SEED))) if warm else {}
+    if warm and warm_model != model:
+        figures["warm_model"] = warm_model
+    warm_rng = random.Random(seed + WARM_SEED)
+    warm_plans = dict(model_plans(warm_model, warm, warm_rng)) if warm else {}
     for run, plan in model_plans(model, jobs, rng):
         run_speed = speed_for(model, run, speed)
         warm_plan = warm_plans.get(run)
@@ -155,7 +165,7 @@ async def run_model(
         with keeps as folder:
             store_path = Path(folder) / "jobs.sqlite3" if folder else None
             figures[run] = await measure_run(
-                model, plan, warm_plan, run_speed, ceiling, seed, store_path
+                model, plan, warm_plan, run_speed, ceiling, seed, store_path, warm_model
             )
     return figures
 
@@ -168,9 +178,11 @@ async def measure_run(
     ceiling: float,
     seed: int,
     store_path: Path | None,
+    warm_model: str,
 ) -> dict[str, Any]:
     """One run of a model: the bot's figures and the fixed pollers' on its jobs; with
-    `warm_plan`, after the bot followed those jobs first on the same store (`store_path`)."""
+    `warm_plan` (jobs of `warm_model`), after the bot followed those jobs first on the
+    same store (`store_path`)."""
     if warm_plan is not None:
         await run_phase(
             warm_plan,
@@ -178,7 +190,7 @@ async def measure_run(
             seed + WARM_SEED,
             ceiling,
             settle=None,
-            model=model,
+            model=warm_model,
             store_path=store_path,
         )
     phase = await run_phase(

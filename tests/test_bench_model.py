@@ -48,3 +48,11 @@ def test_silent_and_stalling_bars_at_a_full_gate_are_ahead_of_the_fixed_poller(m
     # calls on one set of these six, stalls 0.1 % on another.
     runs = [run(model, 200, seed) for seed in range(1, 7)]
     assert all(figures.ratio < 1.0 for figures in runs)
+
+
+def test_a_bot_that_learned_longer_jobs_is_ahead_once_they_become_much_shorter() -> None:
+    # Restarted on 200 silent jobs of 3-120 s, then following jobs a quarter as long:
+    # without the check of first answers (`bot.jobs.first_answers`), 3-10 % behind the
+    # fixed poller making as many calls on these three sets; with it, 4-10 % ahead.
+    runs = [run("none-short", 200, seed, warm=("none", 200)) for seed in range(1, 4)]
+    assert all(figures.ratio < 1.0 for figures in runs)
